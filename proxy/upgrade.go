@@ -1,0 +1,314 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lameduck/lameduck/proxy/wsframe"
+	"golang.org/x/net/http/httpguts"
+)
+
+// closeWait is how long a WebSocket client has to answer lameduck's close
+// frame before the connection is cut.
+const closeWait = 3 * time.Second
+
+// serveUpgrade forwards an upgrade request (WebSocket or another protocol)
+// and, when the upstream switches protocols, tunnels the two connections.
+// The request stays in flight, and so holds a drain, until the tunnel ends.
+func (h *Handler) serveUpgrade(w http.ResponseWriter, r *http.Request, e *entry) {
+	ctx := r.Context()
+	app, err := h.dialTunnel(ctx)
+	if err != nil {
+		h.errorHandler(w, r, err)
+		return
+	}
+	out := h.upgradeRequest(r)
+	// The handshake ends with the request's context: the client leaving
+	// unblocks it.
+	stop := context.AfterFunc(ctx, func() { app.SetDeadline(time.Unix(1, 0)) })
+	if t := h.Upstream.Transport.ResponseHeaderTimeout; t > 0 {
+		app.SetDeadline(time.Now().Add(t))
+	}
+	appr := bufio.NewReader(app)
+	var res *http.Response
+	if err = out.Write(app); err == nil {
+		res, err = http.ReadResponse(appr, out)
+	}
+	if !stop() || err != nil {
+		app.Close()
+		if err == nil {
+			err = context.Cause(ctx)
+		}
+		h.errorHandler(w, r, fmt.Errorf("upgrade handshake: %w", err))
+		return
+	}
+	app.SetDeadline(time.Time{})
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		defer app.Close()
+		h.relayRefusal(w, res)
+		return
+	}
+	proto := r.Header.Get("Upgrade")
+	if got := res.Header.Get("Upgrade"); !strings.EqualFold(got, proto) {
+		app.Close()
+		h.errorHandler(w, r, fmt.Errorf("upgrade handshake: asked for %q, upstream switched to %q", proto, got))
+		return
+	}
+	client, clientrw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		app.Close()
+		h.errorHandler(w, r, fmt.Errorf("hijack client connection: %w", err))
+		return
+	}
+	h.countStatus(res.StatusCode)
+	if err := writeSwitch(client, res); err != nil {
+		app.Close()
+		client.Close()
+		return
+	}
+	tun := &tunnel{
+		kind:   strings.ToLower(proto),
+		ws:     strings.EqualFold(proto, "websocket"),
+		client: client,
+		app:    app,
+		code:   h.closeCode(),
+	}
+	if h.track.upgraded(e, tun) {
+		tun.goodbye()
+	}
+	tun.run(clientrw.Reader, appr)
+}
+
+func (h *Handler) closeCode() uint16 {
+	if h.CloseCode != 0 {
+		return h.CloseCode
+	}
+	return wsframe.CloseGoingAway
+}
+
+// dialTunnel connects to the upstream for a tunnel, with TLS when the
+// upstream is https.
+func (h *Handler) dialTunnel(ctx context.Context) (net.Conn, error) {
+	c, err := h.Upstream.dialUpstream(ctx)
+	if err != nil || h.Upstream.url.Scheme != "https" {
+		return c, err
+	}
+	tc := tls.Client(c, &tls.Config{ServerName: h.Upstream.url.Hostname(), NextProtos: []string{"http/1.1"}})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// upgradeRequest builds the request sent upstream: the client's, pointed
+// at the upstream, with forwarding headers, without hop-by-hop headers
+// other than the upgrade itself.
+func (h *Handler) upgradeRequest(r *http.Request) *http.Request {
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	pr := &httputil.ProxyRequest{In: r, Out: out}
+	pr.SetURL(h.Upstream.url)
+	out.Host = r.Host
+	pr.SetXForwarded()
+	proto := r.Header.Get("Upgrade")
+	removeHopByHop(out.Header)
+	out.Header.Set("Connection", "Upgrade")
+	out.Header.Set("Upgrade", proto)
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header.Set("User-Agent", "") // no Go default User-Agent
+	}
+	return out
+}
+
+// hopHeaders are meaningful only for a single connection (RFC 9110 §7.6.1).
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func removeHopByHop(h http.Header) {
+	for _, f := range h["Connection"] {
+		for sf := range strings.SplitSeq(f, ",") {
+			if sf = textproto.TrimString(sf); sf != "" {
+				h.Del(sf)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+}
+
+// relayRefusal passes on an upstream's refusal to switch protocols.
+func (h *Handler) relayRefusal(w http.ResponseWriter, res *http.Response) {
+	defer res.Body.Close()
+	removeHopByHop(res.Header)
+	for k, vv := range res.Header {
+		w.Header()[k] = vv
+	}
+	if h.track.closing.Load() {
+		w.Header().Set("Connection", "close")
+	}
+	w.WriteHeader(res.StatusCode)
+	h.countStatus(res.StatusCode)
+	buf := buffers.Get()
+	defer buffers.Put(buf)
+	io.CopyBuffer(w, res.Body, buf)
+}
+
+// writeSwitch sends the upstream's 101 response to the client.
+func writeSwitch(c net.Conn, res *http.Response) error {
+	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetWriteDeadline(time.Time{})
+	bw := bufio.NewWriter(c)
+	fmt.Fprintf(bw, "HTTP/1.1 101 %s\r\n", http.StatusText(http.StatusSwitchingProtocols))
+	for k, vv := range res.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
+		for _, v := range vv {
+			fmt.Fprintf(bw, "%s: %s\r\n", k, v)
+		}
+	}
+	bw.WriteString("\r\n")
+	return bw.Flush()
+}
+
+// A tunnel carries an upgraded connection: client to app and back, as raw
+// bytes. For a WebSocket it follows the frames from the app so that, when
+// the drain starts, it can send the client a close frame between two
+// messages, then give the client closeWait to answer before cutting.
+type tunnel struct {
+	kind   string // the upgrade protocol, such as "websocket"
+	ws     bool
+	client net.Conn
+	app    net.Conn
+	code   uint16
+
+	bye     atomic.Bool // the drain has asked for a goodbye
+	cutOnce sync.Once
+	mu      sync.Mutex
+	timer   *time.Timer // cuts the tunnel closeWait after the goodbye
+}
+
+// goodbye asks the tunnel to close: for a WebSocket, with a close frame at
+// the next message boundary. It does not block: it wakes the app-to-client
+// copy, which does the work.
+func (t *tunnel) goodbye() {
+	if !t.ws || t.bye.Swap(true) {
+		return
+	}
+	t.app.SetReadDeadline(time.Now())
+}
+
+// cut closes both connections. It is safe to call more than once.
+func (t *tunnel) cut() {
+	t.cutOnce.Do(func() {
+		t.client.Close()
+		t.app.Close()
+	})
+}
+
+// run copies both ways until either side ends, then closes both.
+func (t *tunnel) run(client, app io.Reader) {
+	var wg sync.WaitGroup
+	wg.Go(func() { t.copyToApp(client) })
+	t.copyToClient(app)
+	t.cut()
+	wg.Wait()
+	t.mu.Lock()
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	t.mu.Unlock()
+}
+
+// copyToApp forwards the client's bytes to the app.
+func (t *tunnel) copyToApp(client io.Reader) {
+	defer t.cut()
+	buf := buffers.Get()
+	defer buffers.Put(buf)
+	io.CopyBuffer(writerOnly{t.app}, readerOnly{client}, buf)
+}
+
+// copyToClient forwards the app's bytes to the client, watching the
+// WebSocket frames so that the goodbye goes in at a message boundary.
+// After the goodbye it discards what the app still sends (no data may
+// follow a close frame) until the app closes or the tunnel is cut.
+func (t *tunnel) copyToClient(app io.Reader) {
+	buf := buffers.Get()
+	defer buffers.Put(buf)
+	s := wsframe.Scanner{Masking: wsframe.MaskForbidden}
+	said := false // the goodbye has been sent, or cannot be
+	for {
+		n, err := app.Read(buf)
+		p := buf[:n]
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && t.bye.Load() && !said {
+			// goodbye woke this loop; look again with no deadline.
+			t.app.SetReadDeadline(time.Time{})
+			err = nil
+		}
+		if !t.ws || said {
+			if !said {
+				if _, werr := t.client.Write(p); werr != nil {
+					return
+				}
+			}
+		} else if t.bye.Load() {
+			k := 0
+			for s.Err() == nil && k < len(p) && !(s.AtBoundary() && !s.InMessage()) {
+				k += s.Next(p[k:])
+			}
+			switch {
+			case s.Err() != nil || s.Closed():
+				// The stream is unreadable, or the app said goodbye
+				// itself: pass the bytes on untouched.
+				said = true
+				s.Advance(p[k:])
+				if _, werr := t.client.Write(p); werr != nil {
+					return
+				}
+			case s.AtBoundary() && !s.InMessage():
+				said = true
+				frame, _ := wsframe.AppendClose(p[k:k], t.code, "", false)
+				if _, werr := t.client.Write(append(p[:k:k], frame...)); werr != nil {
+					return
+				}
+				t.mu.Lock()
+				t.timer = time.AfterFunc(closeWait, t.cut)
+				t.mu.Unlock()
+			default:
+				if _, werr := t.client.Write(p); werr != nil {
+					return
+				}
+			}
+		} else {
+			s.Advance(p)
+			if _, werr := t.client.Write(p); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readerOnly and writerOnly hide ReadFrom and WriteTo, so that CopyBuffer
+// uses the pooled buffer instead of allocating its own.
+type readerOnly struct{ io.Reader }
+type writerOnly struct{ io.Writer }
