@@ -141,7 +141,13 @@ func start(t *testing.T, env []string, args ...string) *instance {
 // startRaw runs lameduck with exactly args.
 func startRaw(t *testing.T, env []string, args ...string) *instance {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	return startProgram(t, env, binary, args...)
+}
+
+// startProgram runs program, which runs lameduck, such as unshare.
+func startProgram(t *testing.T, env []string, program string, args ...string) *instance {
+	t.Helper()
+	cmd := exec.Command(program, args...)
 	// A race-enabled binary sleeps a second at exit unless told not to, and
 	// should stop at its first data race.
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
