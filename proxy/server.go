@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/http2"
 )
 
 // Defaults for the client-facing server.
@@ -55,9 +54,9 @@ type Server struct {
 	Logger *slog.Logger
 
 	once sync.Once
-	h2   *http2.Server
-	// goaway is never served: it holds the HTTP/2 server's shutdown hook,
-	// so that GOAWAY can be sent without shutting down the real servers.
+	// goaway is never served: it holds the HTTP/2 implementation that the
+	// real servers use, and that implementation's shutdown hook, so that
+	// GOAWAY can be sent without shutting down the real servers.
 	goaway *http.Server
 
 	mu        sync.Mutex
@@ -69,10 +68,15 @@ type Server struct {
 func (s *Server) init() {
 	s.once.Do(func() {
 		s.Handler.init()
-		s.h2 = &http2.Server{IdleTimeout: s.idleTimeout(), MaxConcurrentStreams: 250}
-		s.goaway = &http.Server{}
-		// Configure cannot fail here: the TLS config it checks is new.
-		_ = http2.ConfigureServer(s.goaway, s.h2)
+		s.goaway = &http.Server{Protocols: new(http.Protocols)}
+		s.goaway.Protocols.SetHTTP1(true)
+		s.goaway.Protocols.SetHTTP2(true)
+		s.goaway.Protocols.SetUnencryptedHTTP2(true)
+		// ServeTLS sets HTTP/2 up on goaway (its TLSNextProto, and the
+		// GOAWAY hook run by goaway.Shutdown) before it fails to load a
+		// certificate, so it never serves. TestDrainHTTP2 checks that
+		// Close still sends GOAWAY.
+		_ = s.goaway.ServeTLS(nil, "", "")
 	})
 }
 

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -293,20 +292,6 @@ func (d *deadOnWrite) Write(p []byte) (int, error) {
 	return d.Conn.Write(p)
 }
 
-// serveOne reads one request from c and answers body.
-func serveOne(t *testing.T, c net.Conn, body string) {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(c)
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		t.Fatalf("upstream read request: %v", err)
-	}
-	io.Copy(io.Discard, req.Body)
-	fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-	c.SetDeadline(time.Time{})
-}
-
 // waitFor polls cond until it holds or 5 s pass. Tests use it only for
 // state that has no event to wait on (a counter moving).
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -448,17 +433,19 @@ func TestDrainCut(t *testing.T) {
 // connection is refused.
 func TestDrainHTTP2(t *testing.T) {
 	release := make(chan struct{})
+	var releaseOnce sync.Once
 	arrived := make(chan struct{}, 1)
 	p := startProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
 		<-release
 		io.WriteString(w, "done")
 	}), func(s *Server) { s.H2C = true })
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 	var gotGoaway = make(chan struct{})
 	var once sync.Once
-	tr := &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+	tr := &http.Transport{
+		Protocols: new(http.Protocols),
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 			if err != nil {
 				return nil, err
@@ -466,6 +453,7 @@ func TestDrainHTTP2(t *testing.T) {
 			return &goawaySpy{Conn: c, seen: func() { once.Do(func() { close(gotGoaway) }) }}, nil
 		},
 	}
+	tr.Protocols.SetUnencryptedHTTP2(true)
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	type result struct {
@@ -490,7 +478,7 @@ func TestDrainHTTP2(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no GOAWAY frame after Close")
 	}
-	close(release)
+	releaseOnce.Do(func() { close(release) })
 	r := <-got
 	if r.err != nil || r.proto != "HTTP/2.0" || r.body != "done" {
 		t.Fatalf("in-flight h2 stream = %+v, want HTTP/2.0 done", r)
