@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
 )
 
 // Defaults for the client-facing server.
