@@ -87,17 +87,7 @@ func (g *Group) Stop(ctx context.Context) error {
 	if sig != syscall.SIGKILL && sig != syscall.SIGCONT {
 		_ = g.kill(syscall.SIGCONT)
 	}
-	if g.wait(ctx) {
-		return nil
-	}
-
-	_ = g.kill(syscall.SIGKILL)
-	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killWait)
-	defer cancel()
-	if !g.wait(kctx) {
-		return fmt.Errorf("app group %d still running %v after SIGKILL", g.pid, killWait)
-	}
-	return fmt.Errorf("app group %d did not stop on %s, sent SIGKILL: %w", g.pid, SignalName(sig), context.Cause(ctx))
+	return escalate(ctx, fmt.Sprintf("app group %d", g.pid), sig, g.kill, g.wait)
 }
 
 // wait reports whether the group is gone before ctx is done.

@@ -56,16 +56,7 @@ func (p PID) Stop(ctx context.Context) error {
 	if err := target.signal(sig); err != nil && err != syscall.ESRCH {
 		return fmt.Errorf("stop pid %d: send %s: %v", p.Pid, SignalName(sig), err)
 	}
-	if target.wait(ctx) {
-		return nil
-	}
-	_ = target.signal(syscall.SIGKILL)
-	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killWait)
-	defer cancel()
-	if !target.wait(kctx) {
-		return fmt.Errorf("pid %d still running %v after SIGKILL", p.Pid, killWait)
-	}
-	return fmt.Errorf("pid %d did not stop on %s, sent SIGKILL: %w", p.Pid, SignalName(sig), context.Cause(ctx))
+	return escalate(ctx, fmt.Sprintf("pid %d", p.Pid), sig, target.signal, target.wait)
 }
 
 // process is a process being stopped, held by a pidfd when the kernel has
