@@ -60,8 +60,14 @@ type Server struct {
 
 	mu        sync.Mutex
 	closed    bool
+	cut       bool
 	servers   []*http.Server
 	listeners []net.Listener
+
+	// finishing runs the graceful shutdowns Cut starts when nothing is in
+	// flight; stopFinishing ends them early.
+	finishing     sync.WaitGroup
+	stopFinishing context.CancelFunc
 }
 
 func (s *Server) init() {
@@ -175,22 +181,72 @@ func (s *Server) Close() <-chan struct{} {
 	return idle
 }
 
-// Cut closes every connection, idle or busy, and the idle connections to
-// the upstream. It reports what was still in flight, describing up to limit
-// of the oldest items.
+// Cut ends the drain. It reports what was still in flight, describing up to
+// limit of the oldest items, and closes the idle connections to the
+// upstream.
+//
+// With work still in flight, Cut closes every connection at once: that work
+// is cut. With nothing in flight, the last responses may still be on their
+// way out (a handler has returned, but net/http writes the end of its
+// response afterwards), so Cut closes only idle connections and lets the
+// others finish writing and close: Finish waits for them. Either way the
+// upstream has answered everything, so the app can be stopped as soon as Cut
+// returns.
 func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 	s.init()
 	requests, upgrades, held = s.Handler.track.cut(limit)
+	s.Handler.Upstream.CloseIdle()
+	s.Handler.cutConn.Add(uint64(requests + upgrades))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.cut || requests+upgrades > 0 {
+		for _, srv := range s.servers {
+			srv.Close()
+		}
+		s.cut = true
+		return requests, upgrades, held
+	}
+	s.cut = true
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopFinishing = cancel
+	for _, srv := range s.servers {
+		// Shutdown closes idle connections and waits for busy ones
+		// to go idle; its listeners are already closed.
+		s.finishing.Go(func() { srv.Shutdown(ctx) })
+	}
+	return requests, upgrades, held
+}
+
+// Finish waits, until ctx is done, for the responses that were still being
+// written when the drain ended, then closes every connection left. It
+// returns context.Cause(ctx) when it had to close connections that were
+// still busy.
+func (s *Server) Finish(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	servers := slices.Clone(s.servers)
+	stop := s.stopFinishing
 	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.finishing.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = context.Cause(ctx)
+		if stop != nil {
+			stop()
+		}
+		<-done
+	}
 	for _, srv := range servers {
 		srv.Close()
 	}
-	s.Handler.Upstream.CloseIdle()
-	s.Handler.cutConn.Add(uint64(requests + upgrades))
-	return requests, upgrades, held
+	return err
 }
 
 // ConnectionsCut reports how many requests and upgraded connections were

@@ -62,6 +62,9 @@ func startProxyTo(t *testing.T, u *Upstream, configure func(*Server)) *testProxy
 	go func() { p.done <- s.Serve(ln, nil, nil) }()
 	t.Cleanup(func() {
 		s.Cut(0)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Finish(ctx)
 		select {
 		case err := <-p.done:
 			if err != nil {
@@ -547,4 +550,72 @@ func (g *goawaySpy) Close() error {
 	}
 	g.wg.Wait()
 	return err
+}
+
+// TestDrainLastResponseNotLost: the drain is idle once the last handler
+// returns, but net/http writes the end of that response afterwards. Cut
+// must not close the connection under it: the client gets every byte.
+func TestDrainLastResponseNotLost(t *testing.T) {
+	body := strings.Repeat("x", 3000)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, body)
+	}))
+	defer up.Close()
+	u, _ := NewUpstream(up.URL)
+	u.MarkReady()
+	s := &Server{Handler: &Handler{Upstream: u, Logger: slog.New(slog.DiscardHandler)}, Logger: slog.New(slog.DiscardHandler)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	returned := make(chan struct{})
+	cutDone := make(chan struct{})
+	// The proxy's handler returns (the drain goes idle), then net/http
+	// writes the buffered response only once Cut has run.
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Handler.ServeHTTP(w, r)
+		close(returned)
+		<-cutDone
+	})
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln, h, nil) }()
+	got := make(chan result, 1)
+	go func() {
+		res, err := client(t).Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		got <- result{code: res.StatusCode, body: string(b), err: err}
+	}()
+	<-returned
+	select {
+	case <-s.Close():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not idle after the last handler returned")
+	}
+	if r, u, _ := s.Cut(5); r != 0 || u != 0 {
+		t.Fatalf("Cut() = %d, %d, want nothing in flight", r, u)
+	}
+	close(cutDone)
+	r := <-got
+	if r.err != nil || r.code != 200 || r.body != body {
+		t.Fatalf("last response of the drain = %d, %d bytes, %v: want all %d bytes", r.code, len(r.body), r.err, len(body))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Finish(ctx); err != nil {
+		t.Fatalf("Finish() = %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve() = %v", err)
+	}
+}
+
+type result struct {
+	code int
+	body string
+	err  error
 }

@@ -270,6 +270,7 @@ func (l *lifecycle) run(ctx context.Context, sigs <-chan os.Signal) int {
 	}
 	report := l.seq.Run(skipCtx, reason)
 	l.lastDrain.Store(int64(report.Drain))
+	l.finish(skipCtx)
 	if l.app == nil && l.seq.App == nil && reason == drainRequest {
 		// A drain asked for over the admin API, with nothing to stop: the
 		// app belongs to someone else (Kubernetes stops it next), and
@@ -291,6 +292,20 @@ func (l *lifecycle) run(ctx context.Context, sigs <-chan os.Signal) int {
 }
 
 const drainRequest = "admin /drain"
+
+// finishWait bounds how long lameduck waits, after the drain, for the last
+// responses to be written to their clients (the app already stopped).
+const finishWait = time.Second
+
+// finish lets the last responses of the drain reach their clients, then
+// closes every connection.
+func (l *lifecycle) finish(ctx context.Context) {
+	ctx, cancel := context.WithTimeoutCause(ctx, finishWait, fmt.Errorf("finish wait %s", finishWait))
+	defer cancel()
+	if err := l.srv.Finish(ctx); err != nil {
+		l.logger.Warn("closed connections still writing", "cause", err)
+	}
+}
 
 // startDrain triggers the drain once. A non-nil skip cause also skips every
 // remaining wait of the drain.
