@@ -22,8 +22,10 @@ import (
 )
 
 // closeWait is how long a WebSocket client has to answer lameduck's close
-// frame before the connection is cut.
-const closeWait = 3 * time.Second
+// frame; a client that does not is left, and the app gets a close frame of
+// its own and as long to answer, before the tunnel is cut. A variable for
+// tests.
+var closeWait = 3 * time.Second
 
 // serveUpgrade forwards an upgrade request (WebSocket or another protocol)
 // and, when the upstream switches protocols, tunnels the two connections.
@@ -85,6 +87,7 @@ func (h *Handler) serveUpgrade(w http.ResponseWriter, r *http.Request, e *entry)
 		client: client,
 		app:    app,
 		code:   h.closeCode(),
+		up:     wsframe.Scanner{Masking: wsframe.MaskRequired},
 	}
 	if h.track.upgraded(e, tun) {
 		tun.goodbye()
@@ -202,7 +205,13 @@ type tunnel struct {
 	bye     atomic.Bool // the drain has asked for a goodbye
 	cutOnce sync.Once
 	mu      sync.Mutex
-	timer   *time.Timer // cuts the tunnel closeWait after the goodbye
+	timer   *time.Timer // runs closeApp, then cut, closeWait after the goodbye
+	ended   bool        // run has returned: no timer may be armed
+
+	// toApp serialises writes to the app between the client-to-app copy
+	// and closeApp, and guards up, which follows the client's frames.
+	toApp sync.Mutex
+	up    wsframe.Scanner
 }
 
 // goodbye asks the tunnel to close: for a WebSocket, with a close frame at
@@ -231,18 +240,65 @@ func (t *tunnel) run(client, app io.Reader) {
 	t.cut()
 	wg.Wait()
 	t.mu.Lock()
+	t.ended = true
 	if t.timer != nil {
 		t.timer.Stop()
 	}
 	t.mu.Unlock()
 }
 
-// copyToApp forwards the client's bytes to the app.
+// copyToApp forwards the client's bytes to the app, following the frames
+// of a WebSocket so that closeApp can speak between two of them.
 func (t *tunnel) copyToApp(client io.Reader) {
 	defer t.cut()
 	buf := buffers.Get()
 	defer buffers.Put(buf)
-	io.CopyBuffer(writerOnly{t.app}, readerOnly{client}, buf)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			t.toApp.Lock()
+			if t.ws {
+				t.up.Advance(buf[:n])
+			}
+			_, werr := t.app.Write(buf[:n])
+			t.toApp.Unlock()
+			if werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// closeApp runs when the client has not answered lameduck's close frame in
+// time. lameduck is the app's client, so it closes the session toward the
+// app the way a client would, with a masked close frame, and gives the app
+// closeWait to answer and close before the tunnel is cut. When it cannot
+// speak between two frames at once, it cuts.
+func (t *tunnel) closeApp() {
+	if !t.toApp.TryLock() {
+		t.cut() // a write to the app is blocked: the app is not reading
+		return
+	}
+	ok := t.up.Masking == wsframe.MaskRequired && t.up.AtBoundary() && !t.up.InMessage() && !t.up.Closed()
+	if ok {
+		frame, _ := wsframe.AppendClose(nil, t.code, "", true)
+		t.app.SetWriteDeadline(time.Now().Add(closeWait))
+		_, err := t.app.Write(frame)
+		ok = err == nil
+	}
+	t.toApp.Unlock()
+	if !ok {
+		t.cut()
+		return
+	}
+	t.mu.Lock()
+	if !t.ended {
+		t.timer = time.AfterFunc(closeWait, t.cut)
+	}
+	t.mu.Unlock()
 }
 
 // copyToClient forwards the app's bytes to the client, watching the
@@ -289,7 +345,7 @@ func (t *tunnel) copyToClient(app io.Reader) {
 					return
 				}
 				t.mu.Lock()
-				t.timer = time.AfterFunc(closeWait, t.cut)
+				t.timer = time.AfterFunc(closeWait, t.closeApp)
 				t.mu.Unlock()
 			default:
 				if _, werr := t.client.Write(p); werr != nil {
@@ -308,7 +364,3 @@ func (t *tunnel) copyToClient(app io.Reader) {
 	}
 }
 
-// readerOnly and writerOnly hide ReadFrom and WriteTo, so that CopyBuffer
-// uses the pooled buffer instead of allocating its own.
-type readerOnly struct{ io.Reader }
-type writerOnly struct{ io.Writer }

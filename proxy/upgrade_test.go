@@ -222,3 +222,40 @@ func TestUpgradeOtherProtocolCut(t *testing.T) {
 		t.Fatal("drain not idle after the tunnel was cut")
 	}
 }
+
+// TestWebSocketClientNeverAnswers: a client that does not answer the close
+// frame is left after closeWait; the app then gets a close frame from
+// lameduck, as from any client, and the tunnel ends.
+func TestWebSocketClientNeverAnswers(t *testing.T) {
+	defer func(d time.Duration) { closeWait = d }(closeWait)
+	closeWait = 100 * time.Millisecond
+	closed := make(chan websocket.StatusCode, 1)
+	p := startProxy(t, wsEcho(closed), nil)
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprint(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake = %v, %v", res, err)
+	}
+	// The client now reads nothing and answers nothing.
+	idle := p.srv.Close()
+	select {
+	case got := <-closed:
+		if got != websocket.StatusGoingAway {
+			t.Fatalf("app saw close status %d, want 1001 from lameduck", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("app never saw the WebSocket close")
+	}
+	select {
+	case <-idle:
+	case <-time.After(10 * time.Second):
+		t.Fatal("drain not idle after the unanswered WebSocket")
+	}
+}
