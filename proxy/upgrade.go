@@ -363,4 +363,3 @@ func (t *tunnel) copyToClient(app io.Reader) {
 		}
 	}
 }
-
