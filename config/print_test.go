@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/tools/txtar"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/tools/txtar"
 )
 
 // TestWriteYAMLRoundTrip: for every golden case that loads, the file that
