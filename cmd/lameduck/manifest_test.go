@@ -534,9 +534,11 @@ type reporter interface {
 // recorder is a reporter that keeps the messages.
 type recorder struct{ msgs []string }
 
-func (r *recorder) Helper()                           {}
-func (r *recorder) Error(args ...any)                 { r.msgs = append(r.msgs, fmt.Sprint(args...)) }
-func (r *recorder) Errorf(format string, args ...any) { r.msgs = append(r.msgs, fmt.Sprintf(format, args...)) }
+func (r *recorder) Helper()           {}
+func (r *recorder) Error(args ...any) { r.msgs = append(r.msgs, fmt.Sprint(args...)) }
+func (r *recorder) Errorf(format string, args ...any) {
+	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
+}
 func (r *recorder) Fatal(args ...any)                 { r.Error(args...); runtime.Goexit() }
 func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); runtime.Goexit() }
 
