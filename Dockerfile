@@ -9,7 +9,7 @@
 # To put lameduck in front of an app inside the app's own image, copy the
 # binary out of this one (docs/container.md):
 #
-#   COPY --from=lameduck /usr/local/bin/lameduck /usr/local/bin/lameduck
+#   COPY --from=lameduck:latest /usr/local/bin/lameduck /usr/local/bin/lameduck
 #   ENTRYPOINT ["lameduck", "--"]
 #   CMD ["node", "server.js"]
 

@@ -39,7 +39,9 @@ var dockerInstructions = map[string]bool{
 // an exec form that is not a JSON array of strings (Docker then runs it
 // through /bin/sh, which a distroless image does not have), an instruction
 // before the first FROM other than ARG, a COPY --from naming a later stage,
-// a line continued at the end of the file.
+// a line continued at the end of the file. An image in COPY --from is
+// written with a tag or a registry (lameduck:latest), so that a misspelt
+// stage name is not taken for an image.
 func parseDockerfile(text string) ([]instruction, error) {
 	var out []instruction
 	var cur *instruction
