@@ -108,6 +108,20 @@ func (l *lines) find(key, value string, n int) (map[string]any, chan struct{}) {
 	return nil, l.changed
 }
 
+// findText returns the n-th line containing text, if any.
+func (l *lines) findText(text string, n int) (string, chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.raw {
+		if strings.Contains(r, text) {
+			if n--; n == 0 {
+				return r, nil
+			}
+		}
+	}
+	return "", l.changed
+}
+
 func (l *lines) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -239,6 +253,29 @@ func (in *instance) waitLog(key, value string) map[string]any {
 func (in *instance) waitApp(event string, n int) map[string]any {
 	in.t.Helper()
 	return in.waitLine(in.out, "app event", "app", event, n)
+}
+
+// waitOutput waits for a line of the app's output containing text, for
+// apps that do not log JSON.
+func (in *instance) waitOutput(text string) string {
+	in.t.Helper()
+	deadline := time.After(wait)
+	for {
+		line, changed := in.out.findText(text, 1)
+		if changed == nil {
+			return line
+		}
+		select {
+		case <-changed:
+		case <-in.out.done:
+			if line, _ := in.out.findText(text, 1); line != "" {
+				return line
+			}
+			in.t.Fatalf("app output %q never came (stream ended)", text)
+		case <-deadline:
+			in.t.Fatalf("timed out waiting for app output %q", text)
+		}
+	}
 }
 
 // ready waits for the upstream to be ready.

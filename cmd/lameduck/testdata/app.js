@@ -39,8 +39,17 @@
 //                         ping with pong, and answers a close frame with the same code
 //   anything else         404 "not found"
 //
-// Events: start, listening, request, held, released, hold-aborted, stream-done,
-// stream-aborted, ws-open, ws-close, ws-end, signal, exit, die, forked, orphan, error.
+// Events (besides "app" and "t"):
+//   start {pid, ppid, pgid}         listening {port, pid, pgid}
+//   request {method, url[, upgrade]} for every request, before it is answered
+//   held {id}  released {id}  hold-aborted {id} (the client went away while held)
+//   stream-done {url}  stream-aborted {url, sent}   (/sse and /chunks)
+//   ws-open  ws-close {code, reason} (1005: no code)  ws-end {clean} (socket closed;
+//   clean: after a close frame)
+//   signal {sig}  die {sig}  exit {code} (before every exit the app chooses itself)
+//   forked {pid}  orphan {pid, parent}  error {message} (listen failed, then exit 1)
+//
+// Graceful stop waits for everything in flight: held requests, streams, WebSockets.
 'use strict';
 
 const http = require('node:http');
@@ -307,7 +316,9 @@ function stop(sig) {
   stopping = true;
   clearTimeout(startTimer);
   if (!server.listening) return exit(0);
-  server.close(() => exit(0));
+  // The server counts a connection gone before its socket's close callbacks run; a
+  // timer fires after them, so ws-end and hold-aborted still get logged.
+  server.close(() => setTimeout(exit, 0, 0));
   server.closeIdleConnections();
 }
 
