@@ -250,8 +250,8 @@ func TestDockerfile(t *testing.T) {
 // binary, serving in sidecar mode and draining on SIGTERM.
 func TestImageBinary(t *testing.T) {
 	t.Parallel()
-	fileTool := requireTool(t, "file")
-	lddTool := requireTool(t, "ldd")
+	fileTool := toolPath(t, "file")
+	lddTool := toolPath(t, "ldd")
 	b := dockerfileBuild(t)
 	root := t.TempDir()
 	bin := filepath.Join(root, filepath.FromSlash(b.dest))
@@ -276,7 +276,7 @@ func TestImageBinary(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to chroot into a root file system that holds only the binary")
 	}
-	chroot := requireTool(t, "chroot")
+	chroot := toolPath(t, "chroot")
 	// chroot looks the entrypoint up on PATH inside the new root, as the
 	// container runtime does.
 	entry := append([]string{root}, b.entrypoint...)

@@ -104,7 +104,7 @@ func TestGuideTables(t *testing.T) {
 // TestKustomizeOverlayDoc builds the overlay that the Kubernetes guide
 // shows, on the base in this repository, and checks the pod it makes.
 func TestKustomizeOverlayDoc(t *testing.T) {
-	kubectl := requireTool(t, "kubectl")
+	kubectl := toolPath(t, "kubectl")
 	b := taggedBlock(t, "kustomize-overlay")
 	base, err := filepath.Abs(filepath.Join(repoRoot, "deploy", "kubernetes", "wrapper"))
 	if err != nil {

@@ -117,7 +117,7 @@ var logScenarios = map[string]func(t *testing.T) *instance{
 	},
 	// npm start, which does not forward signals to node.
 	"npm-start": func(t *testing.T) *instance {
-		requireTool(t, "npm")
+		toolPath(t, "npm")
 		in := startText(t, nil, "--", "npm", "start")
 		waitText(t, in, `msg="upstream ready"`)
 		in.signal(syscall.SIGTERM)
@@ -162,7 +162,7 @@ func startTextIn(t *testing.T, dir string, env []string, args ...string) *instan
 func startProgramIn(t *testing.T, dir string, env []string, args ...string) *instance {
 	t.Helper()
 	wd, _ := filepath.Abs(dir)
-	sh := requireTool(t, "sh")
+	sh := toolPath(t, "sh")
 	return startProgram(t, env, sh, append([]string{"-c", `cd "$0" && exec "$@"`, wd, binary}, args...)...)
 }
 

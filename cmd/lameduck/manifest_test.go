@@ -565,7 +565,7 @@ func manifestErrors(deployment string) string {
 
 // TestKustomizeBuild: kubectl's own Kustomize builds every directory.
 func TestKustomizeBuild(t *testing.T) {
-	kubectl := requireTool(t, "kubectl")
+	kubectl := toolPath(t, "kubectl")
 	dirs, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "kubernetes", "*", "kustomization.yaml"))
 	for _, k := range dirs {
 		out, err := exec.Command(kubectl, "kustomize", filepath.Dir(k)).CombinedOutput()
