@@ -64,3 +64,47 @@ func ExampleError() {
 	// lameduck: --stop-signal: unknown signal "SIGFOO"
 	// lameduck: --upstream is required when no app command is given
 }
+
+// WriteYAML shows the effective configuration as a file, with where each
+// value came from: what "lameduck config print" prints.
+func ExampleConfig_WriteYAML() {
+	env := map[string]string{"PORT": "8080", "LAMEDUCK_ADMIN": ":9901", "KUBERNETES_SERVICE_HOST": "10.0.0.1"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	c, err := config.Load([]string{"--kill-budget", "40s", "--", "node", "server.js"}, lookup, os.ReadFile)
+	if err != nil {
+		fmt.Printf("lameduck: %v\n", err)
+		return
+	}
+	c.WriteYAML(os.Stdout)
+	// Output:
+	// # lameduck's effective configuration. Precedence: flags, then LAMEDUCK_*
+	// # variables, then the file, then the platform profile, then defaults;
+	// # each comment says where the value came from.
+	// listen: ":8080"                   # env PORT
+	// upstream:
+	//   url: ""                         # default
+	//   wait: 60s                       # default
+	//   timeout: 0s                     # default
+	// app:
+	//   port: 0                         # default
+	//   command: ["node", "server.js"]  # args
+	//   stop_signal: SIGTERM            # default
+	//   stop_timeout: 5s                # platform kubernetes
+	//   stop_pid: 0                     # default
+	//   stop_pidfile: ""                # default
+	//   stop_url: ""                    # default
+	// drain:
+	//   shutdown_delay: 5s              # platform kubernetes
+	//   timeout: 25s                    # platform kubernetes
+	//   kill_budget: 40s                # flag
+	//   ws_close_code: 1001             # default
+	// server:
+	//   idle_timeout: 120s              # default
+	//   read_header_timeout: 10s        # default
+	//   h2c: false                      # default
+	// health_path: "/__lameduck/ready"  # default
+	// admin: ":9901"                    # env LAMEDUCK_ADMIN
+	// log_format: "text"                # default
+	// platform: "kubernetes"            # env KUBERNETES_SERVICE_HOST
+	// # drain plan: platform=kubernetes kill_budget=40s delay=5s drain=25s stop=5s
+}

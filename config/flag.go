@@ -94,6 +94,7 @@ func flagNames() []string {
 func Usage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString(`Usage: lameduck [flags] [--] [APP [ARGS...]]
+       lameduck config print|validate FILE|reference  (lameduck config --help)
 
 lameduck is a reverse proxy that drains connections on SIGTERM. Given APP,
 it starts it with PORT set and proxies to it (supervisor mode); without

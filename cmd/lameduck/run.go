@@ -30,6 +30,9 @@ import (
 // the signal to drain, drains, and returns the exit status. It is the only
 // place that turns errors into exit statuses.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
+	if len(args) > 0 && args[0] == "config" {
+		return configCommand(args[1:], environ, stdout, stderr)
+	}
 	cfg, err := config.Load(args, lookupEnv(environ), os.ReadFile)
 	switch {
 	case errors.Is(err, config.ErrHelp):
