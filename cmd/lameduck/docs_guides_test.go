@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -104,7 +103,6 @@ func TestGuideTables(t *testing.T) {
 // TestKustomizeOverlayDoc builds the overlay that the Kubernetes guide
 // shows, on the base in this repository, and checks the pod it makes.
 func TestKustomizeOverlayDoc(t *testing.T) {
-	kubectl := toolPath(t, "kubectl")
 	b := taggedBlock(t, "kustomize-overlay")
 	base, err := filepath.Abs(filepath.Join(repoRoot, "deploy", "kubernetes", "wrapper"))
 	if err != nil {
@@ -122,9 +120,9 @@ func TestKustomizeOverlayDoc(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(overlay), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(kubectl, "kustomize", dir).CombinedOutput()
+	out, err := kustomizeBuild(t, dir).CombinedOutput()
 	if err != nil {
-		t.Fatalf("kubectl kustomize of %s: %v\n%s", b, err, out)
+		t.Fatalf("kustomize build of %s: %v\n%s", b, err, out)
 	}
 	var deployment string
 	for _, doc := range strings.Split(string(out), "\n---\n") {
