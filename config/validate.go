@@ -43,6 +43,9 @@ func (c *Config) Validate() error {
 			})
 		}
 	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
 	return c.checkPorts()
 }
 
