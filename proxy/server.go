@@ -23,6 +23,10 @@ const (
 	// DefaultReadHeaderTimeout bounds how long a client may take to send
 	// its request headers.
 	DefaultReadHeaderTimeout = 10 * time.Second
+
+	// cutGrace is how long Cut, when nothing is in flight any more, lets
+	// connections write out the responses whose handlers have returned.
+	cutGrace = 500 * time.Millisecond
 )
 
 // Server accepts client connections on one or more listeners, serves them
@@ -179,6 +183,13 @@ func (s *Server) Close() <-chan struct{} {
 // Cut closes every connection, idle or busy, and the idle connections to
 // the upstream. It reports what was still in flight, describing up to limit
 // of the oldest items.
+//
+// When nothing is in flight, the last responses may still be on their way
+// out: HTTP/1.1 flushes a response after its handler has returned, and
+// HTTP/2 writes the final frames from the connection's own goroutine. So
+// Cut first waits, up to cutGrace, for every connection to be idle
+// (HTTP/1.1) or closed (HTTP/2, which the client or the server closes once
+// the last stream after GOAWAY is written).
 func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 	s.init()
 	requests, upgrades, held = s.Handler.track.cut(limit)
@@ -186,6 +197,15 @@ func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 	s.closed = true
 	servers := slices.Clone(s.servers)
 	s.mu.Unlock()
+	if requests == 0 && upgrades == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), cutGrace)
+		var wg sync.WaitGroup
+		for _, srv := range servers {
+			wg.Go(func() { srv.Shutdown(ctx) })
+		}
+		wg.Wait()
+		cancel()
+	}
 	for _, srv := range servers {
 		srv.Close()
 	}
