@@ -84,6 +84,7 @@ type lifecycle struct {
 	reaper          *proc.Reaper
 	app             *proc.Group // nil in sidecar mode
 	adminSrv        *http.Server
+	tls             *tlsServing // nil without TLS
 
 	draining  atomic.Bool   // a drain has been triggered
 	drainFrom atomic.Int64  // when, in Unix nanoseconds
@@ -97,13 +98,18 @@ type lifecycle struct {
 // held) from the first moment, and nothing is started if a listener fails.
 func (l *lifecycle) open(environ []string) (code int, err error) {
 	cfg := l.cfg
-	if l.public, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return exitFailure, err
+	if cfg.Listen != "" { // off with TLS unless set
+		if l.public, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return exitFailure, err
+		}
 	}
 	if cfg.Admin != "" {
 		if l.adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
 			return exitFailure, fmt.Errorf("admin: %w", err)
 		}
+	}
+	if code, err := l.openTLS(); err != nil {
+		return code, err
 	}
 	target := cfg.Upstream
 	appPort := cfg.AppPort
@@ -137,7 +143,7 @@ func (l *lifecycle) open(environ []string) (code int, err error) {
 		adminAddr = l.adminLn.Addr().String()
 	}
 	l.logger.Info("lameduck starting", "version", versionString(), "mode", mode,
-		"listen", l.public.Addr().String(), "upstream", l.upstream.String(), "admin", adminAddr, "pid", os.Getpid())
+		"listen", addrOf(l.public), "upstream", l.upstream.String(), "admin", adminAddr, "pid", os.Getpid())
 	for _, w := range cfg.Warnings {
 		l.logger.Warn(w)
 	}
@@ -208,6 +214,7 @@ func (l *lifecycle) newServer() {
 				Phase:          func() drain.Phase { return l.seq.Phase() },
 				DrainDuration:  func() time.Duration { return time.Duration(l.lastDrain.Load()) },
 				UpstreamReady:  l.upstream.Ready,
+				Certificates:   l.certMetrics(),
 			},
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -224,6 +231,9 @@ func (l *lifecycle) ready() (bool, string) {
 	case !l.upstream.Ready():
 		return false, "starting: upstream not accepting connections yet"
 	}
+	if ok, reason := l.tlsReady(); !ok {
+		return false, reason
+	}
 	return true, "ready"
 }
 
@@ -239,7 +249,10 @@ func (l *lifecycle) run(ctx context.Context, sigs <-chan os.Signal) int {
 
 	g.Go(func() error { return l.relaySignals(gctx, sigs, sigchld) })
 	g.Go(func() error { return l.reaper.Run(gctx, sigchld) })
-	g.Go(func() error { return l.srv.Serve(l.public, nil, nil) })
+	if l.public != nil {
+		g.Go(func() error { return l.srv.Serve(l.public, nil, nil) })
+	}
+	l.serveTLS(gctx, g)
 	g.Go(func() error {
 		if err := l.upstream.Probe(gctx, l.logger); err != nil && gctx.Err() == nil {
 			return err
@@ -285,6 +298,7 @@ func (l *lifecycle) run(ctx context.Context, sigs <-chan os.Signal) int {
 	if err := g.Wait(); err != nil && !failed {
 		l.logger.Error("shutdown", "err", err)
 	}
+	l.closeTLS()
 	code := l.exitCode(failed)
 	l.logger.Info("lameduck exiting", "status", code)
 	return code
@@ -421,6 +435,7 @@ func (l *lifecycle) closeListeners() {
 			ln.Close()
 		}
 	}
+	l.closeTLS()
 }
 
 // sidecarStopper is how the app is stopped in sidecar mode, or nil.
