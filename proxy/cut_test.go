@@ -1,15 +1,10 @@
 package proxy
 
 import (
-	"context"
-	"crypto/tls"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // TestCutAfterIdleKeepsLastResponses: when the drain ends idle, Cut comes
@@ -27,16 +22,14 @@ func TestCutAfterIdleKeepsLastResponses(t *testing.T) {
 					<-release
 					io.WriteString(w, body)
 				}), func(s *Server) { s.H2C = true })
-				var c *http.Client
+				tr := &http.Transport{Protocols: new(http.Protocols)}
 				if proto == "HTTP/2" {
-					tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-						return (&net.Dialer{}).DialContext(ctx, network, addr)
-					}}
-					t.Cleanup(tr.CloseIdleConnections)
-					c = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+					tr.Protocols.SetUnencryptedHTTP2(true)
 				} else {
-					c = client(t)
+					tr.Protocols.SetHTTP1(true)
 				}
+				t.Cleanup(tr.CloseIdleConnections)
+				c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 				got := make(chan string, 1)
 				go func() {
 					res, err := c.Get(p.url("/last"))
