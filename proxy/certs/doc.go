@@ -17,6 +17,13 @@
 // listener, whose server must keep "acme-tls/1" first among the protocols
 // it offers.
 //
+// Known limits: certmagic starts a few goroutines that Close cannot wait
+// for: a rate limiter per CA account, which lives as long as the process;
+// a lock file refresher, which ends within 5 seconds of the lock's
+// release; and renewals it queued, which end soon after Close cancels
+// their context. Names must be DNS names or IP addresses the CA can reach
+// by HTTP-01 or TLS-ALPN-01: there is no DNS-01, so no wildcards.
+//
 // Typical use, in the wiring of the program:
 //
 //	m, err := certs.New(certs.Options{

@@ -263,6 +263,7 @@ func (m *Manager) Close() {
 	m.closeOnce.Do(func() {
 		if m.cache != nil {
 			m.cache.Stop()
+			m.logger.Info("certificate maintenance stopped")
 		}
 		if m.ask != nil {
 			m.ask.close()
