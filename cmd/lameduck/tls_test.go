@@ -517,3 +517,21 @@ func (s *h2stream) read(fr *http2.Framer) {
 		}
 	}
 }
+
+// TestTLSBadCertificateFiles: certificate files that cannot be loaded stop
+// lameduck at start, as a configuration error, before the app starts.
+func TestTLSBadCertificateFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := startRaw(t, nil, "--log-format", "json", "--admin", "", "--https-listen", "127.0.0.1:0", "--http-listen", "",
+		"--tls-cert", filepath.Join(dir, "cert.pem"), "--tls-key", filepath.Join(dir, "key.pem"), "--", "node", testApp)
+	if code := in.wait(); code != exitUsage {
+		t.Fatalf("exit status = %d, want %d", code, exitUsage)
+	}
+	if m := in.waitLog("msg", "cannot start"); !strings.Contains(fmt.Sprint(m["err"]), "no such file") {
+		t.Fatalf("error line = %v, want the missing file", m)
+	}
+	if m, _ := in.out.find("app", "start", 1); m != nil {
+		t.Fatal("the app was started")
+	}
+}
