@@ -128,7 +128,8 @@ type Config struct {
 	ACMEEmail string
 
 	// HTTPSListen is the HTTPS listener's address when TLS is on (see
-	// TLS). Load sets ":443" by default; empty means no HTTPS listener.
+	// TLS). Load sets ":443" by default and never leaves it empty; empty
+	// with TLS on is a Validate error.
 	HTTPSListen string
 
 	// HTTPListen is, when TLS is on, the address of the HTTP listener that
