@@ -187,9 +187,9 @@ func (s *Server) Close() <-chan struct{} {
 // When nothing is in flight, the last responses may still be on their way
 // out: HTTP/1.1 flushes a response after its handler has returned, and
 // HTTP/2 writes the final frames from the connection's own goroutine. So
-// Cut first waits, up to cutGrace, for every connection to be idle
-// (HTTP/1.1) or closed (HTTP/2, which the client or the server closes once
-// the last stream after GOAWAY is written).
+// Cut first waits for every connection to be idle (HTTP/1.1) or closed
+// (HTTP/2, which the client or the server closes once the last stream
+// after GOAWAY is written), until cutGrace after the last request ended.
 func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 	s.init()
 	requests, upgrades, held = s.Handler.track.cut(limit)
@@ -197,8 +197,9 @@ func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 	s.closed = true
 	servers := slices.Clone(s.servers)
 	s.mu.Unlock()
-	if requests == 0 && upgrades == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), cutGrace)
+	last := time.Unix(0, s.Handler.track.lastEnd.Load())
+	if wait := cutGrace - time.Since(last); requests == 0 && upgrades == 0 && wait > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		var wg sync.WaitGroup
 		for _, srv := range servers {
 			wg.Go(func() { srv.Shutdown(ctx) })

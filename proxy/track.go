@@ -21,6 +21,7 @@ type tracker struct {
 	inflight atomic.Int64  // requests in flight, upgrades included
 	upgrades atomic.Int64  // of which upgraded connections
 	accepted atomic.Uint64 // requests begun since start
+	lastEnd  atomic.Int64  // when the last request ended, Unix nanoseconds; 0 before any
 	closing  atomic.Bool
 
 	idleOnce sync.Once
@@ -84,6 +85,7 @@ func (t *tracker) end(e *entry) {
 	s.mu.Unlock()
 	*e = entry{}
 	entryPool.Put(e)
+	t.lastEnd.Store(time.Now().UnixNano())
 	if t.inflight.Add(-1) == 0 && t.closing.Load() {
 		t.idleOnce.Do(func() { close(t.idle) })
 	}
