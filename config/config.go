@@ -14,7 +14,8 @@ import (
 type Config struct {
 	// Listen is the public address, host:port. ":port" binds all
 	// addresses, IPv4 and IPv6. Load sets ":$PORT" when PORT is set, else
-	// ":8080"; it never leaves it empty.
+	// ":8080", except when TLS is on: then only a listen address that was
+	// set explicitly is kept. Empty means no plain HTTP listener.
 	Listen string
 
 	// Upstream is where requests go: "http://host:port",
@@ -117,6 +118,49 @@ type Config struct {
 	// the caller to log: a drain plan that does not fit the kill budget, a
 	// platform setting to change, an environment variable ignored.
 	Warnings []string
+
+	// TLSDomains are the names lameduck serves HTTPS for, with
+	// certificates it obtains and renews by ACME. Empty means none.
+	TLSDomains []string
+
+	// ACMEEmail is the contact address of the ACME account. Empty means
+	// none, which Validate refuses when certificates come from ACME.
+	ACMEEmail string
+
+	// HTTPSListen is the HTTPS listener's address when TLS is on (see
+	// TLS). Load sets ":443" by default and never leaves it empty; empty
+	// with TLS on is a Validate error.
+	HTTPSListen string
+
+	// HTTPListen is, when TLS is on, the address of the HTTP listener that
+	// answers ACME HTTP-01 challenges and redirects to HTTPS. Empty means
+	// no HTTP listener. Load sets ":80" by default.
+	HTTPListen string
+
+	// ACMECA is the ACME directory URL. Empty means LetsEncrypt, which
+	// Load sets by default.
+	ACMECA string
+
+	// ACMECARoot is a PEM file of the roots trusted for the ACME CA's own
+	// HTTPS server. Empty means the system's roots.
+	ACMECARoot string
+
+	// TLSStorage is the directory of the ACME account, certificates and
+	// locks. Load sets the per-user data directory when certificates come
+	// from ACME; empty means none was set.
+	TLSStorage string
+
+	// TLSOnDemand obtains a certificate during the TLS handshake for any
+	// name that TLSAsk approves. False means only TLSDomains.
+	TLSOnDemand bool
+
+	// TLSAsk is the URL asked, with ?domain=NAME, before an on-demand
+	// certificate is obtained. Empty means none.
+	TLSAsk string
+
+	// TLSCert and TLSKey are PEM files of a certificate chain and its key,
+	// served instead of ACME certificates. Empty means none.
+	TLSCert, TLSKey string
 
 	// sources records where each option's value came from, by canonical
 	// key. Nil for a Config not made by Load.

@@ -33,12 +33,14 @@
 //
 // Values mean the same from every source: durations in Go syntax, never
 // negative; booleans true, false, 1 or 0; "" is a value, and turns off the
-// health path and the admin listener.
+// health path, the admin listener and the HTTP listener of TLS. A list
+// (--tls-domain) is a repeated flag, a comma-separated variable, or a YAML
+// list.
 //
 // # YAML
 //
-// The file holds one mapping, with sections upstream, app, drain and server
-// (see testdata/example.yaml). Unknown keys, duplicate keys, values of the
+// The file holds one mapping, with sections upstream, app, drain, server
+// and tls (see testdata/example.yaml). Unknown keys, duplicate keys, values of the
 // wrong type, several documents and anchors merged with "<<" are errors
 // naming the file, line and dotted key. An empty file sets nothing. A
 // section with nothing under it is empty. A null option value ("admin:" or

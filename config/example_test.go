@@ -106,5 +106,6 @@ func ExampleConfig_WriteYAML() {
 	// admin: ":9901"                    # env LAMEDUCK_ADMIN
 	// log_format: "text"                # default
 	// platform: "kubernetes"            # env KUBERNETES_SERVICE_HOST
+	// # tls: off (no --tls-domain, --tls-on-demand or --tls-cert)
 	// # drain plan: platform=kubernetes kill_budget=40s delay=5s drain=25s stop=5s
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -24,6 +25,12 @@ func (v flagValue) Set(s string) error {
 		// The flag package wraps this error in its own wording; keep ours.
 		v.p.err = &Error{Source: "flag", Name: v.opt.flagName(), Msg: err.Error()}
 		return v.p.err
+	}
+	if v.opt.kind == kindList {
+		// A list flag is repeated to give several values.
+		if prev, ok := v.p.settings.find(v.opt.key); ok {
+			val = append(slices.Clone(prev.val.([]string)), val.([]string)...)
+		}
 	}
 	v.p.settings = append(v.p.settings, setting{opt: v.opt, val: val, src: source{kind: srcFlag}})
 	return nil

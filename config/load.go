@@ -34,9 +34,11 @@ func (l layer) find(key string) (setting, bool) {
 //
 // Precedence, highest first: flag, environment, file, platform profile,
 // built-in default. A bad LAMEDUCK_ variable or file value is an error
-// even where a higher source overrides it; PORT and the platform's own
-// variables are read only when they are used. Every error is an *Error whose message is one line, except
-// ErrHelp for -h and --help. Warnings go to Config.Warnings.
+// even where a higher source overrides it; PORT, the platform's own
+// variables, and XDG_DATA_HOME and HOME (for the default --tls-storage)
+// are read only when they are used. Every error is an *Error whose
+// message is one line, except ErrHelp for -h and --help. Warnings go to
+// Config.Warnings.
 //
 // With --version, Load returns at once with Version set, reading neither
 // the environment nor the file.
@@ -104,7 +106,11 @@ func Load(args []string, env func(string) (string, bool), readFile func(string) 
 		c.Platform, c.sources[keyPlatform] = resolved, psrc
 	}
 
+	c.tlsListen()
 	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := c.tlsStorage(env); err != nil {
 		return nil, err
 	}
 	c.fit()

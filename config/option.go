@@ -16,7 +16,7 @@ const (
 	kindInt
 	kindBool
 	kindSignal
-	kindList // app.command only
+	kindList // app.command, tls.domains
 )
 
 // want names the kind in "want ..., got ..." messages.
@@ -111,6 +111,18 @@ const (
 	keyPlatform      = "platform"
 	keyConfig        = "config"
 	keyVersion       = "version"
+
+	keyTLSDomains  = "tls.domains"
+	keyACMEEmail   = "tls.acme_email"
+	keyHTTPSListen = "tls.https_listen"
+	keyHTTPListen  = "tls.http_listen"
+	keyACMECA      = "tls.acme_ca"
+	keyACMECARoot  = "tls.acme_ca_root"
+	keyTLSStorage  = "tls.storage"
+	keyTLSOnDemand = "tls.on_demand"
+	keyTLSAsk      = "tls.ask"
+	keyTLSCert     = "tls.cert"
+	keyTLSKey      = "tls.key"
 )
 
 // options is the table of every setting, in the order of the help text and
@@ -120,9 +132,10 @@ var options = []*option{
 	{
 		key: keyListen, flag: "listen", env: true, yaml: true, kind: kindString, meta: "ADDR",
 		def: ":8080", doc: `":$PORT" when PORT is set, else ":8080"`,
-		usage: `public address; ":port" binds all addresses, IPv4 and IPv6`,
-		parse: parseListen,
-		field: func(c *Config) any { return &c.Listen },
+		usage:    `public address; ":port" binds all addresses, IPv4 and IPv6; "" (only with TLS) turns the plain listener off`,
+		offEmpty: true,
+		parse:    parseListen,
+		field:    func(c *Config) any { return &c.Listen },
 	},
 	{
 		key: keyUpstream, flag: "upstream", env: true, yaml: true, kind: kindString, meta: "URL",
@@ -271,6 +284,79 @@ var options = []*option{
 		def:   "false",
 		usage: "print the version and exit",
 		field: func(c *Config) any { return &c.Version },
+	},
+	// TLS: automatic HTTPS by ACME, or certificates from files (see tls.go).
+	{
+		key: keyTLSDomains, flag: "tls-domain", env: true, yaml: true, kind: kindList, meta: "NAME",
+		def: "", doc: "none",
+		usage: "serve HTTPS for this domain with a certificate obtained and renewed by ACME; repeat the flag for more (comma-separated in the environment)",
+		parse: parseDomains,
+		field: func(c *Config) any { return &c.TLSDomains },
+	},
+	{
+		key: keyACMEEmail, flag: "acme-email", env: true, yaml: true, kind: kindString, meta: "EMAIL",
+		def: "", doc: "none",
+		usage: "contact address of the ACME account (expiry and account notices); required with --tls-domain or --tls-on-demand",
+		parse: parseEmail,
+		field: func(c *Config) any { return &c.ACMEEmail },
+	},
+	{
+		key: keyHTTPSListen, flag: "https-listen", env: true, yaml: true, kind: kindString, meta: "ADDR",
+		def:   ":443",
+		usage: "HTTPS listener, when TLS is on",
+		parse: parseListen,
+		field: func(c *Config) any { return &c.HTTPSListen },
+	},
+	{
+		key: keyHTTPListen, flag: "http-listen", env: true, yaml: true, kind: kindString, meta: "ADDR",
+		def: ":80", offEmpty: true,
+		usage: `HTTP listener, when TLS is on: answers ACME HTTP-01 challenges and redirects everything else to HTTPS; "" turns it off`,
+		parse: parseAdmin,
+		field: func(c *Config) any { return &c.HTTPListen },
+	},
+	{
+		key: keyACMECA, flag: "acme-ca", env: true, yaml: true, kind: kindString, meta: "URL",
+		def:   LetsEncrypt,
+		usage: "ACME directory URL of the certificate authority",
+		parse: parseACMECA,
+		field: func(c *Config) any { return &c.ACMECA },
+	},
+	{
+		key: keyACMECARoot, flag: "acme-ca-root", env: true, yaml: true, kind: kindString, meta: "FILE",
+		def: "", doc: "none (the system's roots)",
+		usage: "PEM file of the roots that the ACME CA's own HTTPS server is trusted by, instead of the system's",
+		field: func(c *Config) any { return &c.ACMECARoot },
+	},
+	{
+		key: keyTLSStorage, flag: "tls-storage", env: true, yaml: true, kind: kindString, meta: "DIR",
+		def: "", doc: `"$XDG_DATA_HOME/lameduck", else "$HOME/.local/share/lameduck"`,
+		usage: "directory of the ACME account, certificates and locks; it must persist across restarts, or certificates are issued anew at every start",
+		field: func(c *Config) any { return &c.TLSStorage },
+	},
+	{
+		key: keyTLSOnDemand, flag: "tls-on-demand", env: true, yaml: true, kind: kindBool,
+		def:   "false",
+		usage: "obtain a certificate during the TLS handshake for any name that --tls-ask approves",
+		field: func(c *Config) any { return &c.TLSOnDemand },
+	},
+	{
+		key: keyTLSAsk, flag: "tls-ask", env: true, yaml: true, kind: kindString, meta: "URL",
+		def: "", doc: "none",
+		usage: "with --tls-on-demand, asked GET URL?domain=NAME before a certificate is obtained for NAME; a 2xx answer approves it",
+		parse: parseStopURL,
+		field: func(c *Config) any { return &c.TLSAsk },
+	},
+	{
+		key: keyTLSCert, flag: "tls-cert", env: true, yaml: true, kind: kindString, meta: "FILE",
+		def: "", doc: "none",
+		usage: "PEM certificate chain to serve HTTPS with instead of ACME; read again when the file changes",
+		field: func(c *Config) any { return &c.TLSCert },
+	},
+	{
+		key: keyTLSKey, flag: "tls-key", env: true, yaml: true, kind: kindString, meta: "FILE",
+		def: "", doc: "none",
+		usage: "PEM private key of --tls-cert",
+		field: func(c *Config) any { return &c.TLSKey },
 	},
 }
 

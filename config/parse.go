@@ -104,9 +104,11 @@ func validCloseCode(n int) bool {
 	return (n >= 1000 && n <= 1003) || (n >= 1007 && n <= 1014) || (n >= 3000 && n <= 4999)
 }
 
+// parseListen accepts an address, or "" for no plain listener, which
+// Validate allows only when TLS serves the public instead.
 func parseListen(s string) (any, error) {
 	if s == "" {
-		return "", errors.New(`an address is required (":port" listens on all addresses)`)
+		return "", nil
 	}
 	if _, err := splitAddr(s); err != nil {
 		return "", err

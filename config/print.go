@@ -31,6 +31,10 @@ func (c *Config) WriteYAML(w io.Writer) error {
 			continue
 		}
 		done[section] = true
+		if section == "tls" && !c.TLS() && c.allDefault(section) {
+			lines = append(lines, line{text: "# tls: off (no --tls-domain, --tls-on-demand or --tls-cert)"})
+			continue
+		}
 		lines = append(lines, line{text: section + ":"})
 		for _, so := range options {
 			if s, name, ok := strings.Cut(so.key, "."); ok && s == section && so.yaml {
@@ -93,4 +97,14 @@ func yamlValue(field any) string {
 		return "[" + strings.Join(q, ", ") + "]"
 	}
 	panic(fmt.Sprintf("config: no YAML form for %T", field))
+}
+
+// allDefault reports whether every key of a YAML section has its default.
+func (c *Config) allDefault(section string) bool {
+	for _, o := range options {
+		if s, _, ok := strings.Cut(o.key, "."); ok && s == section && c.sources[o.key].kind != srcDefault {
+			return false
+		}
+	}
+	return true
 }

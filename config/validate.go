@@ -43,6 +43,14 @@ func (c *Config) Validate() error {
 			})
 		}
 	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
+	if c.Listen == "" && !c.TLS() {
+		return c.errorAt(keyListen, func(name string) string {
+			return name + `: an address is required (":port" listens on all addresses); "" is only for TLS, where HTTPS serves instead`
+		})
+	}
 	return c.checkPorts()
 }
 

@@ -200,7 +200,7 @@ func (d *fileDecoder) value(o *option, k, v *yaml.Node) error {
 	return nil
 }
 
-// list decodes a list of strings, such as app.command.
+// list decodes a list of strings, such as app.command or tls.domains.
 func (d *fileDecoder) list(o *option, k, v *yaml.Node) error {
 	if v.Kind != yaml.SequenceNode {
 		msg := fmt.Sprintf("want %s, got %s", o.kind.want(), describe(v))
@@ -221,7 +221,19 @@ func (d *fileDecoder) list(o *option, k, v *yaml.Node) error {
 		if item.Kind != yaml.ScalarNode || isNull(item) {
 			return d.errorf(item, fmt.Sprintf("%s[%d]", o.key, i), "want a string, got %s", describe(item))
 		}
-		items = append(items, item.Value)
+		if o.parse == nil {
+			items = append(items, item.Value)
+			continue
+		}
+		// Items are checked one by one, so that an error points at its line.
+		val, err := o.parse(item.Value)
+		if err != nil {
+			return d.errorf(item, fmt.Sprintf("%s[%d]", o.key, i), "%v", err)
+		}
+		items = append(items, val.([]string)...)
+	}
+	if len(items) == 0 {
+		items = nil
 	}
 	d.settings = append(d.settings, setting{opt: o, val: items, src: source{kind: srcFile, name: d.name, line: k.Line}})
 	return nil

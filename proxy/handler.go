@@ -76,7 +76,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := h.track.begin(r.Method, r.URL.Path)
-	defer h.track.end(e)
+	defer h.end(e)
 	if !h.Upstream.ready.Load() && !h.Upstream.await(r.Context(), h.upstreamWait()) {
 		if r.Context().Err() == nil {
 			h.respond(w, http.StatusServiceUnavailable, "lameduck: upstream not accepting connections after "+h.upstreamWait().String()+"\n")
@@ -88,6 +88,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.rp.ServeHTTP(w, r)
+}
+
+// testHookEnded, when set by a test, runs once a request is no longer
+// counted as in flight, before net/http finishes writing its response.
+var testHookEnded func()
+
+func (h *Handler) end(e *entry) {
+	h.track.end(e)
+	if testHookEnded != nil {
+		testHookEnded()
+	}
 }
 
 func (h *Handler) upstreamWait() time.Duration {

@@ -100,12 +100,16 @@ func (s *Server) logger() *slog.Logger {
 }
 
 // Serve accepts connections on ln until Close or Cut and serves them with
-// h, or with s.Handler when h is nil. With tlsConfig set it terminates TLS
-// and offers HTTP/2. Serve returns nil once the Server is closed.
+// h, or with s.Handler when h is nil. Requests to h are tracked and
+// drained like the proxy's. With tlsConfig set it terminates TLS and
+// offers HTTP/2 and HTTP/1.1 after the protocols tlsConfig lists (such as
+// "acme-tls/1"). Serve returns nil once the Server is closed.
 func (s *Server) Serve(ln net.Listener, h http.Handler, tlsConfig *tls.Config) error {
 	s.init()
 	if h == nil {
 		h = s.Handler
+	} else {
+		h = s.Handler.beside(h)
 	}
 	srv := &http.Server{
 		Handler:           h,

@@ -294,7 +294,9 @@ func TestDocCommands(t *testing.T) {
 				continue // run by TestDocScripts
 			}
 			perFile[b.file]++
-			env := map[string]string{}
+			// A user's shell has a home directory, where the TLS
+			// storage goes by default.
+			env := map[string]string{"HOME": "/home/user"}
 			guide, isGuide := guideEnv[b.file]
 			for _, kv := range guide {
 				k, v, _ := strings.Cut(kv, "=")

@@ -16,8 +16,9 @@ const module = "github.com/lameduck/lameduck"
 
 // TestImportDirection enforces the dependency direction of the packages:
 // cmd → everything; proxy/admin → drain; config and drain import no
-// lameduck package; proxy never imports drain; drain imports neither
-// net/http nor os/exec.
+// lameduck package; proxy never imports drain; proxy/certs imports
+// neither config, drain nor cmd; drain imports neither net/http nor
+// os/exec.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps=false", "-json", module+"/...").Output()
 	if err != nil {
@@ -30,6 +31,7 @@ func TestImportDirection(t *testing.T) {
 		module + "/proxy":         {module + "/drain", module + "/config"},
 		module + "/proxy/wsframe": {module + "/"},
 		module + "/proxy/admin":   {module + "/proxy", module + "/config", module + "/drain/proc"},
+		module + "/proxy/certs":   {module + "/config", module + "/drain", module + "/drain/", module + "/cmd/"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	seen := 0

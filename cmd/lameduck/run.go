@@ -87,6 +87,7 @@ type lifecycle struct {
 	reaper          *proc.Reaper
 	app             *proc.Group // nil in sidecar mode
 	adminSrv        *http.Server
+	tls             *tlsServing // nil without TLS
 
 	draining  atomic.Bool   // a drain has been triggered
 	drainFrom atomic.Int64  // when, in Unix nanoseconds
@@ -100,13 +101,18 @@ type lifecycle struct {
 // held) from the first moment, and nothing is started if a listener fails.
 func (l *lifecycle) open(environ []string) (code int, err error) {
 	cfg := l.cfg
-	if l.public, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return exitFailure, err
+	if cfg.Listen != "" { // off with TLS unless set
+		if l.public, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return exitFailure, err
+		}
 	}
 	if cfg.Admin != "" {
 		if l.adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
 			return exitFailure, fmt.Errorf("admin: %w", err)
 		}
+	}
+	if code, err := l.openTLS(); err != nil {
+		return code, err
 	}
 	target := cfg.Upstream
 	appPort := cfg.AppPort
@@ -140,7 +146,7 @@ func (l *lifecycle) open(environ []string) (code int, err error) {
 		adminAddr = l.adminLn.Addr().String()
 	}
 	l.logger.Info("lameduck starting", "version", versionString(), "mode", mode,
-		"listen", l.public.Addr().String(), "upstream", l.upstream.String(), "admin", adminAddr, "pid", os.Getpid())
+		"listen", addrOf(l.public), "upstream", l.upstream.String(), "admin", adminAddr, "pid", os.Getpid())
 	for _, w := range cfg.Warnings {
 		l.logger.Warn(w)
 	}
@@ -211,6 +217,7 @@ func (l *lifecycle) newServer() {
 				Phase:          func() drain.Phase { return l.seq.Phase() },
 				DrainDuration:  func() time.Duration { return time.Duration(l.lastDrain.Load()) },
 				UpstreamReady:  l.upstream.Ready,
+				Certificates:   l.certMetrics(),
 			},
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -227,6 +234,9 @@ func (l *lifecycle) ready() (bool, string) {
 	case !l.upstream.Ready():
 		return false, "starting: upstream not accepting connections yet"
 	}
+	if ok, reason := l.tlsReady(); !ok {
+		return false, reason
+	}
 	return true, "ready"
 }
 
@@ -242,7 +252,10 @@ func (l *lifecycle) run(ctx context.Context, sigs <-chan os.Signal) int {
 
 	g.Go(func() error { return l.relaySignals(gctx, sigs, sigchld) })
 	g.Go(func() error { return l.reaper.Run(gctx, sigchld) })
-	g.Go(func() error { return l.srv.Serve(l.public, nil, nil) })
+	if l.public != nil {
+		g.Go(func() error { return l.srv.Serve(l.public, nil, nil) })
+	}
+	l.serveTLS(gctx, g)
 	g.Go(func() error {
 		if err := l.upstream.Probe(gctx, l.logger); err != nil && gctx.Err() == nil {
 			return err
@@ -289,6 +302,7 @@ func (l *lifecycle) run(ctx context.Context, sigs <-chan os.Signal) int {
 	if err := g.Wait(); err != nil && !failed {
 		l.logger.Error("shutdown", "err", err)
 	}
+	l.closeTLS()
 	code := l.exitCode(failed)
 	l.logger.Info("lameduck exiting", "status", code)
 	return code
@@ -439,6 +453,7 @@ func (l *lifecycle) closeListeners() {
 			ln.Close()
 		}
 	}
+	l.closeTLS()
 }
 
 // sidecarStopper is how the app is stopped in sidecar mode, or nil.

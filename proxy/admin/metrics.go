@@ -52,6 +52,27 @@ type Metrics struct {
 	// UpstreamReady reports whether the upstream accepts connections,
 	// exposed as the gauge lameduck_upstream_ready (1 or 0). Nil omits it.
 	UpstreamReady func() bool
+
+	// Certificates reports the TLS certificates lameduck serves, exposed
+	// as the gauges lameduck_tls_certificate_ready{name} (1 once served, 0
+	// while being obtained) and
+	// lameduck_tls_certificate_expiry_timestamp_seconds{name} (left out
+	// while the expiry is unknown). Nil omits both.
+	Certificates func() []Certificate
+}
+
+// Certificate is the state of one TLS certificate, for
+// Metrics.Certificates.
+type Certificate struct {
+	// Name is the domain the certificate is for.
+	Name string
+
+	// Ready reports whether the certificate is served. False means it is
+	// still being obtained.
+	Ready bool
+
+	// NotAfter is when the certificate expires. Zero means unknown.
+	NotAfter time.Time
 }
 
 // phases lists every drain.Phase, in order, for the one-hot phase gauge.
@@ -76,6 +97,10 @@ var (
 		"Duration of the last drain wait, from closing the listeners to idle or cut; 0 before any drain.", nil, nil)
 	descUpstreamReady = prometheus.NewDesc("lameduck_upstream_ready",
 		"Whether the upstream accepts connections (1) or not (0).", nil, nil)
+	descCertReady = prometheus.NewDesc("lameduck_tls_certificate_ready",
+		"Whether the TLS certificate for a name is served (1) or still being obtained (0).", []string{"name"}, nil)
+	descCertExpiry = prometheus.NewDesc("lameduck_tls_certificate_expiry_timestamp_seconds",
+		"When the TLS certificate for a name expires, in Unix seconds.", []string{"name"}, nil)
 )
 
 // newRegistry returns a registry holding the lameduck metrics from m and
@@ -121,6 +146,8 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		{m.Phase != nil, descDrainPhase},
 		{m.DrainDuration != nil, descDrainDuration},
 		{m.UpstreamReady != nil, descUpstreamReady},
+		{m.Certificates != nil, descCertReady},
+		{m.Certificates != nil, descCertExpiry},
 	} {
 		if d.set {
 			ch <- d.desc
@@ -159,6 +186,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if m.UpstreamReady != nil {
 		ch <- prometheus.MustNewConstMetric(descUpstreamReady, prometheus.GaugeValue, oneIf(m.UpstreamReady()))
+	}
+	if m.Certificates != nil {
+		for _, c := range m.Certificates() {
+			ch <- prometheus.MustNewConstMetric(descCertReady, prometheus.GaugeValue, oneIf(c.Ready), c.Name)
+			if !c.NotAfter.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descCertExpiry, prometheus.GaugeValue, float64(c.NotAfter.Unix()), c.Name)
+			}
+		}
 	}
 }
 
