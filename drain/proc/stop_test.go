@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -250,7 +251,14 @@ func TestGroupStopTiming(t *testing.T) {
 				case err != nil:
 					t.Errorf("Stop = %v, want nil", err)
 				}
-				if got := f.signals(); !slices.Equal(got, tt.sent) {
+				// When the stop signal ends the whole group, the reaper
+				// may collect it before SIGCONT follows, which then finds
+				// no group (ESRCH), as it would from the kernel.
+				got := f.signals()
+				gone := slices.DeleteFunc(slices.Clone(tt.sent), func(s syscall.Signal) bool { return s == syscall.SIGCONT })
+				stop := cmp.Or(tt.stop, syscall.SIGTERM)
+				all := tt.mainDies[stop] && (tt.others == 0 || tt.restDies[stop])
+				if !slices.Equal(got, tt.sent) && !(all && slices.Equal(got, gone)) {
 					t.Errorf("signals sent = %v, want %v", got, tt.sent)
 				}
 				if got := g.Status().String(); got != tt.status {
