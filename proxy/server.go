@@ -47,6 +47,11 @@ type Server struct {
 	// headers. Zero means DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
 
+	// MaxHeaderBytes limits the size of a request head, request line
+	// included; a larger one is answered 431 and its connection closed.
+	// Zero means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+
 	// H2C accepts HTTP/2 without TLS (prior knowledge), for platforms whose
 	// edge speaks cleartext HTTP/2 to the app.
 	H2C bool
@@ -102,12 +107,16 @@ func (s *Server) Serve(ln net.Listener, h http.Handler, tlsConfig *tls.Config) e
 		Handler:           h,
 		ReadHeaderTimeout: s.ReadHeaderTimeout,
 		IdleTimeout:       s.idleTimeout(),
+		MaxHeaderBytes:    s.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
 		TLSNextProto:      s.goaway.TLSNextProto,
 		Protocols:         new(http.Protocols),
 	}
 	if srv.ReadHeaderTimeout == 0 {
 		srv.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if srv.MaxHeaderBytes == 0 {
+		srv.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(s.H2C)

@@ -123,7 +123,8 @@ func (h *Handler) upgradeRequest(r *http.Request) *http.Request {
 	pr := &httputil.ProxyRequest{In: r, Out: out}
 	pr.SetURL(h.Upstream.url)
 	out.Host = r.Host
-	pr.SetXForwarded()
+	stripForwarded(out.Header)
+	h.setForwarded(pr)
 	proto := r.Header.Get("Upgrade")
 	removeHopByHop(out.Header)
 	out.Header.Set("Connection", "Upgrade")
