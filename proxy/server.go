@@ -184,6 +184,11 @@ func (s *Server) Close() <-chan struct{} {
 // Cut closes every connection, idle or busy, and the idle connections to
 // the upstream. It reports what was still in flight, describing up to limit
 // of the oldest items.
+//
+// When nothing is in flight, connections first get up to settleGrace to
+// settle (see settle): the last response may still sit in its connection's
+// buffer, and a connection accepted just before the listeners closed may
+// not have sent its request yet.
 func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 	s.init()
 	requests, upgrades, held = s.Handler.track.cut(limit)
@@ -191,6 +196,9 @@ func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 	s.closed = true
 	servers := slices.Clone(s.servers)
 	s.mu.Unlock()
+	if requests+upgrades == 0 {
+		s.settle(servers)
+	}
 	for _, srv := range servers {
 		srv.Close()
 	}
@@ -202,3 +210,48 @@ func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 // ConnectionsCut reports how many requests and upgraded connections were
 // cut at the end of a drain.
 func (s *Server) ConnectionsCut() uint64 { return s.Handler.cutConn.Load() }
+
+// testHookSettle, when set by a test, runs as settle begins.
+var testHookSettle func()
+
+// settleGrace bounds how long Cut lets connections settle when nothing is
+// in flight.
+const settleGrace = 2 * time.Second
+
+// settle shuts the servers down gracefully, for at most settleGrace (and
+// never longer than the read-header timeout), so that nothing answered is
+// lost when the drain ends:
+//
+//   - The tracker counts a request done when its handler returns, but Go's
+//     server writes the buffered end of the response only after that: a
+//     connection closed at that moment loses the last response.
+//   - A connection accepted just before the listeners closed may not have
+//     sent its request yet; closing it would answer that request with a
+//     reset. Go's Shutdown leaves such connections (StateNew) alone for
+//     5 s; a request that arrives meanwhile is served with
+//     "Connection: close".
+//
+// Idle keep-alive connections are closed at once. http.Server.Shutdown
+// polls for the rest (from 1 ms, doubling): it is the only view of
+// connection states net/http offers, and this is a bounded backstop after
+// the event-driven drain, not the drain itself.
+func (s *Server) settle(servers []*http.Server) {
+	if testHookSettle != nil {
+		testHookSettle()
+	}
+	grace := min(settleGrace, s.readHeaderTimeout())
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Go(func() { _ = srv.Shutdown(ctx) })
+	}
+	wg.Wait()
+}
+
+func (s *Server) readHeaderTimeout() time.Duration {
+	if s.ReadHeaderTimeout > 0 {
+		return s.ReadHeaderTimeout
+	}
+	return DefaultReadHeaderTimeout
+}

@@ -560,3 +560,78 @@ func (g *goawaySpy) Close() error {
 	g.wg.Wait()
 	return err
 }
+
+// TestCutAfterIdleKeepsLastResponse: the drain cuts the moment the last
+// handler returns, but Go's server writes the end of that response only
+// after: Cut must let it go out. The handler's return is held until Cut
+// has either closed the connections (the loss) or begun to let them
+// settle.
+func TestCutAfterIdleKeepsLastResponse(t *testing.T) {
+	settling := make(chan struct{})
+	testHookSettle = func() { close(settling) }
+	defer func() { testHookSettle = nil }()
+	cutDone := make(chan struct{})
+	body := strings.Repeat("x", 3000) // stays in the server's write buffer until the handler returns
+	arrived, release := make(chan struct{}), make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		io.WriteString(w, body)
+	}))
+	defer up.Close()
+	u, err := NewUpstream(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.MarkReady()
+	srv := &Server{Handler: &Handler{Upstream: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &testProxy{srv: srv, addr: ln.Addr().String()}
+	served := make(chan error, 1)
+	// Hold the server's flush after the handler returns, until Cut has
+	// begun to settle or has returned.
+	go func() {
+		served <- srv.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv.Handler.ServeHTTP(w, r) // the tracker counts the request done here
+			select {
+			case <-settling:
+			case <-cutDone:
+			}
+		}), nil)
+	}()
+	defer func() {
+		if err := <-served; err != nil {
+			t.Errorf("Serve() = %v, want nil after Cut", err)
+		}
+	}()
+	type answer struct {
+		body string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		res, err := client(t).Get(p.url("/last"))
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		got <- answer{string(b), err}
+	}()
+	<-arrived
+	idle := p.srv.Close()
+	close(release)
+	<-idle
+	nr, nu, _ := p.srv.Cut(0)
+	close(cutDone)
+	if nr+nu != 0 {
+		t.Fatalf("Cut() cut %d requests and %d upgrades after idle, want none", nr, nu)
+	}
+	if a := <-got; a.err != nil || a.body != body {
+		t.Fatalf("last response = %d bytes, %v; want all %d bytes", len(a.body), a.err, len(body))
+	}
+}

@@ -26,7 +26,8 @@
 //   /hold?id=X            answers 200 "released X" only once /release?id=X arrives
 //   /release?id=X         releases hold X (without id: every hold); 200 "released N"
 //                         with the number released
-//   /echo                 200 with the request body (Content-Type copied)
+//   /echo                 200 with the request body (Content-Type copied); an upload the
+//                         client abandons logs upload-aborted with the bytes received
 //   /headers              200 JSON object of the request headers (lower-case names)
 //   /sse?n=N&ms=M         text/event-stream: "data: 1\n\n" at once, then one more event
 //                         every M ms up to N, then ends (n=0: never ends)
@@ -40,7 +41,7 @@
 //   anything else         404 "not found"
 //
 // Events: start, listening, request, held, released, hold-aborted, stream-done,
-// stream-aborted, ws-open, ws-close, ws-end, signal, exit, die, forked, orphan, error.
+// stream-aborted, upload-aborted, ws-open, ws-close, ws-end, signal, exit, die, forked, orphan, error.
 'use strict';
 
 const http = require('node:http');
@@ -141,7 +142,11 @@ const routes = {
 
   '/echo': (req, res) => {
     const chunks = [];
-    req.on('data', (c) => chunks.push(c));
+    let received = 0;
+    req.on('data', (c) => { chunks.push(c); received += c.length; });
+    req.on('close', () => {
+      if (!req.complete) log('upload-aborted', { url: req.url, received });
+    });
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       res.writeHead(200, {
