@@ -38,6 +38,10 @@ func parseTrustedProxies(s string) (any, error) {
 			continue
 		}
 		if p, err := netip.ParsePrefix(item); err == nil {
+			if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+				// Peers are compared as IPv4 addresses.
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
 			add(p)
 			continue
 		}

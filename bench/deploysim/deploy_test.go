@@ -3,7 +3,9 @@ package deploysim
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -102,6 +104,11 @@ func TestRollingDeploy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if *flagRow != "" {
+		if err := appendRow(*flagRow, &rep); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if mode != "lameduck" || *flagDelay < checkInter*(checkFall+1) {
 		return // the contrasts, and delays shorter than recommended, are measured, not judged
 	}
@@ -119,4 +126,23 @@ func TestRollingDeploy(t *testing.T) {
 	if rep.Exits[0] != len(f.all) {
 		t.Errorf("exit statuses %v, want every instance to exit 0", rep.Exits)
 	}
+}
+
+// appendRow appends rep as a row of the table in docs/reliability.md to
+// the file named before the tab in spec, labelled with what follows it.
+func appendRow(spec string, rep *report) error {
+	file, label, _ := strings.Cut(spec, "\t")
+	ws := rep.Load.WS
+	row := fmt.Sprintf("| %s | %d | %.0f s | %d | %d | %d | %d | %d | %d | %d | %d | %.1f s |\n",
+		label, rep.Replacements, rep.Seconds, rep.Total.Sent, rep.Total.OK, rep.Total.Failed, rep.Total.Reset,
+		ws.Sessions, ws.Closed1000, ws.Closed1001, ws.Cut+ws.Refused, rep.MaxStopSecs)
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(row)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

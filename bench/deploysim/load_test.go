@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -292,16 +291,4 @@ func (l *load) session(ctx context.Context) {
 		t.Stop()
 	}
 	outcome(c.Close(websocket.StatusNormalClosure, "done"))
-}
-
-// kinds lists the HTTP kinds seen, in a stable order.
-func (t *tally) kinds() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var ks []string
-	for k := range t.HTTP {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
