@@ -40,7 +40,12 @@ func TestRollingDeploy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(n)*10*time.Second+time.Minute)
 	defer cancel()
 
-	dir := t.TempDir()
+	dir := *flagLogs
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f := &fleet{t: t, dir: dir, mode: mode}
 	for slot := range f.addrs {
 		for color := range f.addrs[slot] {

@@ -18,6 +18,7 @@ var (
 	flagDelay        = flag.Duration("shutdown-delay", time.Second, "lameduck's --shutdown-delay")
 	flagReplacements = flag.Int("replacements", 20, "instance replacements in the rolling deploy")
 	flagReport       = flag.String("report", "", "write the counts as JSON to this file")
+	flagLogs         = flag.String("logs", "", "keep the instances' and HAProxy's logs in this directory")
 	flagRow          = flag.String("row", "", "append the counts as a Markdown table row to this file, with this label after a tab: FILE\tLABEL")
 )
 
