@@ -34,7 +34,8 @@ const (
 // polls for idleness. Instead Close closes the listeners and leaves idle
 // HTTP/1.1 connections open: a request arriving on one is answered with
 // "Connection: close". HTTP/2 connections get GOAWAY. Idle connections are
-// closed by Cut, once nothing is in flight.
+// closed by Cut, once nothing is in flight: then through Shutdown, briefly,
+// so that the last responses finish writing (see settle).
 type Server struct {
 	// Handler forwards and tracks requests. Required.
 	Handler *Handler
@@ -187,8 +188,7 @@ func (s *Server) Close() <-chan struct{} {
 //
 // When nothing is in flight, connections first get up to settleGrace to
 // settle (see settle): the last response may still sit in its connection's
-// buffer, and a connection accepted just before the listeners closed may
-// not have sent its request yet.
+// buffer.
 func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 	s.init()
 	requests, upgrades, held = s.Handler.track.cut(limit)
@@ -220,21 +220,19 @@ const settleGrace = 2 * time.Second
 
 // settle shuts the servers down gracefully, for at most settleGrace (and
 // never longer than the read-header timeout), so that nothing answered is
-// lost when the drain ends:
+// lost when the drain ends. The tracker counts a request done when its
+// handler returns, but Go's server writes the buffered end of the response
+// only after that: a connection closed at that moment loses the last
+// response. Shutdown lets busy connections finish and closes idle
+// keep-alive ones at once. It polls (from 1 ms, doubling): it is the only
+// view of connection states net/http offers, and this is a bounded
+// backstop after the event-driven drain, not the drain itself.
 //
-//   - The tracker counts a request done when its handler returns, but Go's
-//     server writes the buffered end of the response only after that: a
-//     connection closed at that moment loses the last response.
-//   - A connection accepted just before the listeners closed may not have
-//     sent its request yet; closing it would answer that request with a
-//     reset. Go's Shutdown leaves such connections (StateNew) alone for
-//     5 s; a request that arrives meanwhile is served with
-//     "Connection: close".
-//
-// Idle keep-alive connections are closed at once. http.Server.Shutdown
-// polls for the rest (from 1 ms, doubling): it is the only view of
-// connection states net/http offers, and this is a bounded backstop after
-// the event-driven drain, not the drain itself.
+// Known limit: a connection accepted before the listeners closed that has
+// not sent its request yet (StateNew) is left open by Shutdown, here up to
+// the grace, but net/http drops a request read after Shutdown began. The
+// shutdown delay is what keeps clients from opening such connections at the
+// end of a drain.
 func (s *Server) settle(servers []*http.Server) {
 	if testHookSettle != nil {
 		testHookSettle()
