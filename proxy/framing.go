@@ -21,8 +21,9 @@ const (
 var closeConn = []string{"close"}
 
 // screen answers the requests that must not be forwarded, and reports
-// whether r may go on. It also ends, after the response, the connections
-// whose next bytes a proxy in front might frame differently:
+// whether r may go on, and with which ResponseWriter. It also ends, after
+// the response, the connections whose next bytes a proxy in front might
+// frame differently:
 //
 //   - an HTTP/1.0 request: Go ignores a Transfer-Encoding on it and frames
 //     the body by Content-Length, so what a chunked-aware proxy in front
@@ -34,14 +35,40 @@ var closeConn = []string{"close"}
 //
 // Neither case is forwarded ambiguously: lameduck writes each request anew
 // for the upstream, so lameduck and the app always agree on where it ends.
-func (h *Handler) screen(w http.ResponseWriter, r *http.Request) bool {
+func (h *Handler) screen(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, bool) {
 	if len(r.RequestURI) > maxURIBytes {
 		w.Header()["Connection"] = closeConn
 		h.respond(w, http.StatusRequestURITooLong, "lameduck: request URI too long\n")
-		return false
+		return w, false
 	}
 	if r.ProtoMajor == 1 && (r.ProtoMinor == 0 || len(r.TransferEncoding) > 0) {
-		w.Header()["Connection"] = closeConn
+		return &closeAfter{ResponseWriter: w}, true
 	}
-	return true
+	return w, true
 }
+
+// closeAfter marks the final response "Connection: close". Setting the
+// header up front is not enough: httputil.ReverseProxy clears the response
+// headers after relaying an upstream's 1xx, such as 100 Continue.
+type closeAfter struct {
+	http.ResponseWriter
+	final bool // the final (non-1xx) status has been written
+}
+
+func (c *closeAfter) WriteHeader(code int) {
+	if code >= 200 && !c.final {
+		c.final = true
+		c.ResponseWriter.Header()["Connection"] = closeConn
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *closeAfter) Write(p []byte) (int, error) {
+	if !c.final {
+		c.WriteHeader(http.StatusOK)
+	}
+	return c.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack.
+func (c *closeAfter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

@@ -78,7 +78,8 @@ func (h *Handler) logger() *slog.Logger {
 // is ready, and forwards it, as a tunnel when it asks for an upgrade.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
-	if !h.screen(w, r) {
+	w, ok := h.screen(w, r)
+	if !ok {
 		return
 	}
 	if h.HealthPath != "" && r.URL.Path == h.HealthPath {
