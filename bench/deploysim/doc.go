@@ -13,13 +13,18 @@
 // skips, unless LAMEDUCK_REQUIRE_TOOLS=1.
 //
 // Typical use, for longer runs and the figures of docs/reliability.md
-// (bench/rolling-deploy.sh runs both):
+// (bench/rolling-deploy.sh runs four of them):
 //
 //	go test ./bench/deploysim -run TestRollingDeploy -count=1 -v \
 //		-args -replacements=100 -report=/tmp/lameduck.json
 //	go test ./bench/deploysim -run TestRollingDeploy -count=1 -v \
 //		-args -mode=app -replacements=20 -report=/tmp/app.json
 //
-// With -mode=app the app runs alone, with its own SIGTERM handling
-// (server.close()), as the contrast: the test then only reports.
+// Flags after -args: -mode=lameduck (default), app (the app alone, with
+// its own server.close() on SIGTERM) or app-die (the app alone, with no
+// SIGTERM handler); -replacements; -shutdown-delay (lameduck's, default
+// 1s); -report (the counts as JSON); -row (a Markdown row, for the
+// script); -logs (keep every instance's and HAProxy's log in a directory).
+// The contrasts, and shutdown delays shorter than recommended, are
+// measured, not judged: the test then only reports.
 package deploysim
