@@ -267,3 +267,34 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *instance {
 	})
 	return in
 }
+
+// TestUpstreamComesBack: an upstream that goes away gets 502s, and once it
+// listens again on the same address the next request is answered: lameduck
+// keeps no state that would need a restart.
+func TestUpstreamComesBack(t *testing.T) {
+	t.Parallel()
+	up := goUpstream(t)
+	addr := up.Listener.Addr().String()
+	in := start(t, nil, "--upstream", up.URL).ready()
+	c := httpClient(t)
+	mustGet(t, c, in.url("/a"), 200)
+	up.Close()
+	mustGet(t, c, in.url("/a"), 502)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	back := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "back "+r.URL.Path)
+	})}
+	served := make(chan struct{})
+	go func() { back.Serve(ln); close(served) }()
+	defer func() { back.Close(); <-served }()
+	if body := mustGet(t, c, in.url("/b"), 200); body != "back /b" {
+		t.Fatalf("GET /b = %q, want the upstream that came back", body)
+	}
+	in.signal(syscall.SIGTERM)
+	if code := in.wait(); code != 0 {
+		t.Fatalf("exit status = %d, want 0", code)
+	}
+}
