@@ -162,6 +162,20 @@ type Config struct {
 	// served instead of ACME certificates. Empty means none.
 	TLSCert, TLSKey string
 
+	// TrustedProxies lists, comma-separated, the CIDR prefixes of the
+	// proxies whose forwarding headers are trusted, normalised by Load
+	// ("private" expanded, addresses made /32 or /128). Empty means none:
+	// every client's X-Forwarded-For, -Proto and -Host are replaced.
+	TrustedProxies string
+
+	// MaxHeaderBytes is the largest request head accepted, request line
+	// included. Zero means the proxy's default.
+	MaxHeaderBytes int
+
+	// AdminToken, when set, is the bearer token the admin /drain and
+	// /metrics require. Empty means no authentication.
+	AdminToken string
+
 	// sources records where each option's value came from, by canonical
 	// key. Nil for a Config not made by Load.
 	sources map[string]source

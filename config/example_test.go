@@ -102,10 +102,13 @@ func ExampleConfig_WriteYAML() {
 	//   idle_timeout: 120s              # default
 	//   read_header_timeout: 10s        # default
 	//   h2c: false                      # default
+	//   trusted_proxies: ""             # default
+	//   max_header_bytes: 65536         # default
 	// health_path: "/__lameduck/ready"  # default
 	// admin: ":9901"                    # env LAMEDUCK_ADMIN
 	// log_format: "text"                # default
 	// platform: "kubernetes"            # env KUBERNETES_SERVICE_HOST
 	// # tls: off (no --tls-domain, --tls-on-demand or --tls-cert)
+	// admin_token: ""                   # default
 	// # drain plan: platform=kubernetes kill_budget=40s delay=5s drain=25s stop=5s
 }

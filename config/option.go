@@ -358,6 +358,26 @@ var options = []*option{
 		usage: "PEM private key of --tls-cert",
 		field: func(c *Config) any { return &c.TLSKey },
 	},
+	{
+		key: "server.trusted_proxies", flag: "trusted-proxies", env: true, yaml: true, kind: kindString, meta: "CIDRS",
+		def: "", doc: "none",
+		usage: `comma-separated addresses or CIDRs of proxies in front (the platform's edge, an ingress); their X-Forwarded-For is appended to and their X-Forwarded-Proto and -Host kept, anyone else's replaced; "private" stands for the private and loopback ranges`,
+		parse: parseTrustedProxies,
+		field: func(c *Config) any { return &c.TrustedProxies },
+	},
+	{
+		key: "server.max_header_bytes", flag: "max-header-bytes", env: true, yaml: true, kind: kindInt, meta: "BYTES",
+		def:   "65536",
+		usage: "largest request head (request line and headers) accepted; a larger one is answered 431",
+		parse: parseMaxHeaderBytes,
+		field: func(c *Config) any { return &c.MaxHeaderBytes },
+	},
+	{
+		key: "admin_token", flag: "admin-token", env: true, yaml: true, kind: kindString, meta: "TOKEN",
+		def: "", doc: "none",
+		usage: `bearer token required on the admin /drain and /metrics ("Authorization: Bearer TOKEN"); /healthz and /readyz stay open`,
+		field: func(c *Config) any { return &c.AdminToken },
+	},
 }
 
 // lookup finds an option by canonical key or by flag name.

@@ -40,11 +40,11 @@ func (h *Handler) newReverseProxy() *httputil.ReverseProxy {
 
 // rewrite points the outgoing request at the upstream, keeps the client's
 // Host (apps build their URLs from it), and sets X-Forwarded-For, -Host and
-// -Proto, replacing whatever the client sent.
+// -Proto (see setForwarded).
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(h.Upstream.url)
 	pr.Out.Host = pr.In.Host
-	pr.SetXForwarded()
+	h.setForwarded(pr)
 	if pr.Out.Body != nil && pr.Out.Body != http.NoBody {
 		// A request that failed on a reused upstream connection
 		// before any byte was written is retried once, whatever its

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,12 @@ type Handler struct {
 	// Logger receives upstream errors. Nil means slog.Default().
 	Logger *slog.Logger
 
+	// TrustedProxies are the networks of the proxies in front whose
+	// forwarding headers are kept: from a peer in one of them,
+	// X-Forwarded-For is appended to and X-Forwarded-Proto and -Host pass
+	// through. Anyone else's are replaced. Nil means no peer is trusted.
+	TrustedProxies []netip.Prefix
+
 	once    sync.Once
 	track   *tracker
 	rp      *httputil.ReverseProxy
@@ -71,6 +78,10 @@ func (h *Handler) logger() *slog.Logger {
 // is ready, and forwards it, as a tunnel when it asks for an upgrade.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
+	w, ok := h.screen(w, r)
+	if !ok {
+		return
+	}
 	if h.HealthPath != "" && r.URL.Path == h.HealthPath {
 		h.serveHealth(w, r)
 		return

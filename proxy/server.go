@@ -32,7 +32,8 @@ const (
 // polls for idleness. Instead Close closes the listeners and leaves idle
 // HTTP/1.1 connections open: a request arriving on one is answered with
 // "Connection: close". HTTP/2 connections get GOAWAY. Idle connections are
-// closed by Cut, once nothing is in flight.
+// closed by Cut, once nothing is in flight, and connections still writing
+// their last response finish it (see Cut and Finish).
 type Server struct {
 	// Handler forwards and tracks requests. Required.
 	Handler *Handler
@@ -44,6 +45,11 @@ type Server struct {
 	// ReadHeaderTimeout limits how long a client may take to send request
 	// headers. Zero means DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
+
+	// MaxHeaderBytes limits the size of a request head, request line
+	// included; a larger one is answered 431 and its connection closed.
+	// Zero means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
 
 	// H2C accepts HTTP/2 without TLS (prior knowledge), for platforms whose
 	// edge speaks cleartext HTTP/2 to the app.
@@ -115,6 +121,7 @@ func (s *Server) Serve(ln net.Listener, h http.Handler, tlsConfig *tls.Config) e
 		Handler:           h,
 		ReadHeaderTimeout: s.ReadHeaderTimeout,
 		IdleTimeout:       s.idleTimeout(),
+		MaxHeaderBytes:    s.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
 		TLSNextProto:      s.goaway.TLSNextProto,
 		Protocols:         new(http.Protocols),
@@ -122,8 +129,12 @@ func (s *Server) Serve(ln net.Listener, h http.Handler, tlsConfig *tls.Config) e
 	if srv.ReadHeaderTimeout == 0 {
 		srv.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
+	if srv.MaxHeaderBytes == 0 {
+		srv.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(s.H2C)
+	ln = newDrainListener(ln)
 	if tlsConfig != nil {
 		srv.Protocols.SetHTTP2(true)
 		cfg := tlsConfig.Clone()
@@ -223,9 +234,9 @@ func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 }
 
 // Finish waits, until ctx is done, for the responses that were still being
-// written when the drain ended, then closes every connection left. It
-// returns context.Cause(ctx) when it had to close connections that were
-// still busy.
+// written when the drain ended, then closes every connection left and waits
+// for the handlers to return. It returns context.Cause(ctx) when it had to
+// close connections that were still busy, or handlers had not returned.
 func (s *Server) Finish(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -249,6 +260,15 @@ func (s *Server) Finish(ctx context.Context) error {
 	}
 	for _, srv := range servers {
 		srv.Close()
+	}
+	// Handlers, tunnels included, return once their connections are
+	// closed: wait for them, so that nothing of the server outlives it.
+	select {
+	case <-s.Handler.track.close():
+	case <-ctx.Done():
+		if err == nil {
+			err = context.Cause(ctx)
+		}
 	}
 	return err
 }

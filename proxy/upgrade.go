@@ -126,7 +126,8 @@ func (h *Handler) upgradeRequest(r *http.Request) *http.Request {
 	pr := &httputil.ProxyRequest{In: r, Out: out}
 	pr.SetURL(h.Upstream.url)
 	out.Host = r.Host
-	pr.SetXForwarded()
+	stripForwarded(out.Header)
+	h.setForwarded(pr)
 	proto := r.Header.Get("Upgrade")
 	removeHopByHop(out.Header)
 	out.Header.Set("Connection", "Upgrade")
@@ -313,8 +314,16 @@ func (t *tunnel) copyToClient(app io.Reader) {
 	for {
 		n, err := app.Read(buf)
 		p := buf[:n]
-		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && t.bye.Load() && !said {
-			// goodbye woke this loop; look again with no deadline.
+		if n > 0 && testHookTunnelRead != nil {
+			testHookTunnelRead(t)
+		}
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && t.bye.Load() {
+			// goodbye woke this loop; look again with no deadline. This
+			// holds after the close frame went out too: when goodbye came
+			// while this loop was busy with data, the close frame went in
+			// after that data and the deadline fired only on the next
+			// read. Ending the copy then would cut the tunnel before the
+			// client's close reached the app.
 			t.app.SetReadDeadline(time.Time{})
 			err = nil
 		}
@@ -363,3 +372,7 @@ func (t *tunnel) copyToClient(app io.Reader) {
 		}
 	}
 }
+
+// testHookTunnelRead, when set by a test, runs after each read of app data
+// in copyToClient, before the data is handled.
+var testHookTunnelRead func(*tunnel)

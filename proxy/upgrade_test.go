@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,5 +258,47 @@ func TestWebSocketClientNeverAnswers(t *testing.T) {
 	case <-idle:
 	case <-time.After(10 * time.Second):
 		t.Fatal("drain not idle after the unanswered WebSocket")
+	}
+}
+
+// TestWebSocketGoodbyeWhileBusy: the goodbye arrives while the tunnel is
+// handling data from the app. The close frame goes in after that data, and
+// the tunnel must then wait for the client's close and pass it to the app,
+// not end on the wake-up it arranged for itself.
+func TestWebSocketGoodbyeWhileBusy(t *testing.T) {
+	var once sync.Once
+	testHookTunnelRead = func(tun *tunnel) { once.Do(tun.goodbye) }
+	// Reset after the proxy's own cleanup has ended the tunnel.
+	t.Cleanup(func() { testHookTunnelRead = nil })
+	closed := make(chan websocket.StatusCode, 1)
+	p := startProxy(t, wsEcho(closed), nil)
+	ctx := testCtx(t)
+	c, _, err := websocket.Dial(ctx, "ws://"+p.addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	// The echo is the first data from the app: the hook says goodbye
+	// while the tunnel holds it.
+	_, msg, err := c.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		// The echo may come first; the close must follow.
+		if err != nil || string(msg) != "hi" {
+			t.Fatalf("Read() = %q, %v; want the echo or close 1001", msg, err)
+		}
+		if _, _, err = c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+			t.Fatalf("Read() after the echo = %v, want close 1001", err)
+		}
+	}
+	select {
+	case code := <-closed:
+		if code != websocket.StatusGoingAway {
+			t.Fatalf("app saw close status %v, want the client's 1001", code)
+		}
+	case <-ctx.Done():
+		t.Fatal("app never saw the close")
 	}
 }

@@ -180,24 +180,28 @@ func startProgram(t *testing.T, env []string, program string, args ...string) *i
 	}
 	go in.logs.read(stderr)
 	go in.out.read(stdout)
-	go func() {
-		<-in.logs.done
-		<-in.out.done
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			in.status = ee.ExitCode()
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				in.status = 128 + int(ws.Signal())
-			}
-		case err != nil:
-			in.status = -1
-		}
-		close(in.exited)
-	}()
+	go in.reap()
 	t.Cleanup(in.kill)
 	return in
+}
+
+// reap waits for the instance's output to end, then for its exit, and
+// records its exit status, 128+n for a death by signal n.
+func (in *instance) reap() {
+	<-in.logs.done
+	<-in.out.done
+	err := in.cmd.Wait()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		in.status = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			in.status = 128 + int(ws.Signal())
+		}
+	case err != nil:
+		in.status = -1
+	}
+	close(in.exited)
 }
 
 // kill stops whatever is left of the instance and its app, and reports the

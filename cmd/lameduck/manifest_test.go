@@ -530,21 +530,21 @@ type reporter interface {
 	Fatalf(format string, args ...any)
 }
 
-// recorder is a reporter that keeps the messages.
-type recorder struct{ msgs []string }
+// errorLog is a reporter that keeps the messages.
+type errorLog struct{ msgs []string }
 
-func (r *recorder) Helper()           {}
-func (r *recorder) Error(args ...any) { r.msgs = append(r.msgs, fmt.Sprint(args...)) }
-func (r *recorder) Errorf(format string, args ...any) {
+func (r *errorLog) Helper()           {}
+func (r *errorLog) Error(args ...any) { r.msgs = append(r.msgs, fmt.Sprint(args...)) }
+func (r *errorLog) Errorf(format string, args ...any) {
 	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
 }
-func (r *recorder) Fatal(args ...any)                 { r.Error(args...); runtime.Goexit() }
-func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); runtime.Goexit() }
+func (r *errorLog) Fatal(args ...any)                 { r.Error(args...); runtime.Goexit() }
+func (r *errorLog) Fatalf(format string, args ...any) { r.Errorf(format, args...); runtime.Goexit() }
 
 // manifestErrors runs the pod checks on a Deployment and returns what they
 // reported.
 func manifestErrors(deployment string) string {
-	r := &recorder{}
+	r := &errorLog{}
 	done := make(chan struct{})
 	go func() { // Fatal ends this goroutine, as it ends a test's
 		defer close(done)

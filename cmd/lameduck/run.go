@@ -150,6 +150,9 @@ func (l *lifecycle) open(environ []string) (code int, err error) {
 	for _, w := range cfg.Warnings {
 		l.logger.Warn(w)
 	}
+	if l.adminLn != nil {
+		warnExposedAdmin(l.adminLn.Addr(), cfg.AdminToken, l.logger)
+	}
 	l.logger.Info("drain plan", "plan", cfg.Plan().String())
 
 	if cfg.Sidecar() {
@@ -193,6 +196,8 @@ func (l *lifecycle) newServer() {
 		Ready:        func() bool { ok, _ := l.ready(); return ok },
 		CloseCode:    uint16(cfg.WSCloseCode),
 		Logger:       l.logger,
+
+		TrustedProxies: trustedProxies(cfg.TrustedProxies, l.logger),
 	}
 	l.srv = &proxy.Server{
 		Handler:           h,
@@ -200,6 +205,7 @@ func (l *lifecycle) newServer() {
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		H2C:               cfg.H2C,
 		Logger:            l.logger,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 	}
 	if l.adminLn == nil {
 		return
@@ -209,6 +215,7 @@ func (l *lifecycle) newServer() {
 			Ready:  l.ready,
 			Drain:  l.drainAndWait,
 			Logger: l.logger,
+			Token:  cfg.AdminToken,
 			Metrics: admin.Metrics{
 				InFlight:       h.InFlight,
 				Requests:       h.Requests,

@@ -26,7 +26,8 @@
 //   /hold?id=X            answers 200 "released X" only once /release?id=X arrives
 //   /release?id=X         releases hold X (without id: every hold); 200 "released N"
 //                         with the number released
-//   /echo                 200 with the request body (Content-Type copied)
+//   /echo                 200 with the request body (Content-Type copied); an upload the
+//                         client abandons logs upload-aborted with the bytes received
 //   /headers              200 JSON object of the request headers (lower-case names)
 //   /sse?n=N&ms=M         text/event-stream: "data: 1\n\n" at once, then one more event
 //                         every M ms up to N, then ends (n=0: never ends)
@@ -44,6 +45,7 @@
 //   request {method, url[, upgrade]} for every request, before it is answered
 //   held {id}  released {id}  hold-aborted {id} (the client went away while held)
 //   stream-done {url}  stream-aborted {url, sent}   (/sse and /chunks)
+//   upload-aborted {url, received}   (the client went away mid-upload to /echo)
 //   ws-open  ws-close {code, reason} (1005: no code)  ws-end {clean} (socket closed;
 //   clean: after a close frame)
 //   signal {sig}  die {sig}  exit {code} (before every exit the app chooses itself)
@@ -150,7 +152,11 @@ const routes = {
 
   '/echo': (req, res) => {
     const chunks = [];
-    req.on('data', (c) => chunks.push(c));
+    let received = 0;
+    req.on('data', (c) => { chunks.push(c); received += c.length; });
+    req.on('close', () => {
+      if (!req.complete) log('upload-aborted', { url: req.url, received });
+    });
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       res.writeHead(200, {
