@@ -80,6 +80,22 @@ func (c *Config) fit() {
 		return
 	}
 	fixed := c.ShutdownDelay + c.StopTimeout + KillMargin
+	var lowered []string
+	if fixed > budget && budget > KillMargin {
+		// A budget too small for the recommended delay and stop timeout
+		// (Fly.io's default of 5s): those the user did not choose give
+		// way, so that the drain keeps some time. No delay; a third of
+		// what is left for the stop.
+		if !c.userSet(keyShutdownDelay) && c.ShutdownDelay > 0 {
+			c.lower(keyShutdownDelay, &c.ShutdownDelay, 0)
+			lowered = append(lowered, "delay lowered to 0s")
+		}
+		if left := max(budget-KillMargin-c.ShutdownDelay, 0); !c.userSet(keyStopTimeout) && c.StopTimeout > left/3 {
+			c.lower(keyStopTimeout, &c.StopTimeout, (left / 3).Truncate(100*time.Millisecond))
+			lowered = append(lowered, "stop timeout lowered to "+formatDuration(c.StopTimeout))
+		}
+		fixed = c.ShutdownDelay + c.StopTimeout + KillMargin
+	}
 	shrunk := max(budget-fixed, 0)
 	if shrunk != c.DrainTimeout {
 		s := c.sources[keyDrainTimeout]
@@ -99,7 +115,8 @@ func (c *Config) fit() {
 	case fixed > budget:
 		c.warnf("kill budget %s is shorter than %s: drain timeout shrunk to 0s, and the platform will still SIGKILL lameduck before the delay and the stop timeout are over; %s", formatDuration(budget), sum, c.remedy(true, shrunk))
 	default:
-		c.warnf("kill budget %s is shorter than %s: drain timeout shrunk to %s; %s", formatDuration(budget), sum, formatDuration(shrunk), c.remedy(false, shrunk))
+		lowered = append(lowered, "drain timeout shrunk to "+formatDuration(shrunk))
+		c.warnf("kill budget %s is shorter than %s: %s; %s", formatDuration(budget), sum, strings.Join(lowered, ", "), c.remedy(false, shrunk))
 	}
 }
 
@@ -144,4 +161,22 @@ func (c *Config) warnf(format string, args ...any) {
 // ceilSeconds rounds d up to whole seconds.
 func ceilSeconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
+}
+
+// userSet reports whether the user set the option (flag, environment or
+// file), rather than a default or a platform profile.
+func (c *Config) userSet(key string) bool {
+	switch c.sources[key].kind {
+	case srcFlag, srcEnv, srcFile:
+		return true
+	}
+	return false
+}
+
+// lower sets a duration to v, noting in its source why.
+func (c *Config) lower(key string, d *time.Duration, v time.Duration) {
+	*d = v
+	s := c.sources[key]
+	s.note = "lowered to fit the kill budget"
+	c.sources[key] = s
 }

@@ -61,3 +61,14 @@ func (l *drainListener) Close() error {
 	<-l.closed
 	return l.err
 }
+
+// closeQueued closes the connections Close took from the queue that no
+// Accept took after, as when the server stopped accepting early.
+func (l *drainListener) closeQueued() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.queued {
+		c.Close()
+	}
+	l.queued = nil
+}

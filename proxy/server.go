@@ -69,6 +69,7 @@ type Server struct {
 	cut       bool
 	servers   []*http.Server
 	listeners []net.Listener
+	drains    []*drainListener
 
 	// finishing runs the graceful shutdowns Cut starts when nothing is in
 	// flight; stopFinishing ends them early.
@@ -134,7 +135,8 @@ func (s *Server) Serve(ln net.Listener, h http.Handler, tlsConfig *tls.Config) e
 	}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(s.H2C)
-	ln = newDrainListener(ln)
+	dl := newDrainListener(ln)
+	ln = dl
 	if tlsConfig != nil {
 		srv.Protocols.SetHTTP2(true)
 		cfg := tlsConfig.Clone()
@@ -155,6 +157,7 @@ func (s *Server) Serve(ln net.Listener, h http.Handler, tlsConfig *tls.Config) e
 	}
 	s.servers = append(s.servers, srv)
 	s.listeners = append(s.listeners, ln)
+	s.drains = append(s.drains, dl)
 	s.mu.Unlock()
 
 	err := srv.Serve(ln)
@@ -248,29 +251,42 @@ func (s *Server) Finish(ctx context.Context) error {
 		s.finishing.Wait()
 		close(done)
 	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = context.Cause(ctx)
-		if stop != nil {
-			stop()
-		}
-		<-done
+	err := waitOr(ctx, done)
+	if err != nil && stop != nil {
+		stop()
 	}
+	<-done
 	for _, srv := range servers {
 		srv.Close()
 	}
+	s.mu.Lock()
+	for _, dl := range s.drains {
+		dl.closeQueued()
+	}
+	s.mu.Unlock()
 	// Handlers, tunnels included, return once their connections are
 	// closed: wait for them, so that nothing of the server outlives it.
-	select {
-	case <-s.Handler.track.close():
-	case <-ctx.Done():
-		if err == nil {
-			err = context.Cause(ctx)
-		}
+	if zerr := waitOr(ctx, s.Handler.track.zero()); err == nil {
+		err = zerr
 	}
 	return err
+}
+
+// waitOr waits for done, or for ctx. It reports context.Cause(ctx) only
+// when done was not reached: a context that ended already does not hide a
+// done channel that is ready too.
+func waitOr(ctx context.Context, done <-chan struct{}) error {
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // ConnectionsCut reports how many requests and upgraded connections were

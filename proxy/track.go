@@ -26,6 +26,12 @@ type tracker struct {
 	idleOnce sync.Once
 	idle     chan struct{}
 
+	// zeroWanted is set while someone waits in zero(); zeroCh is closed
+	// the next time nothing is in flight.
+	zeroWanted atomic.Bool
+	zeroMu     sync.Mutex
+	zeroCh     chan struct{}
+
 	shards [nshards]shard
 }
 
@@ -84,8 +90,40 @@ func (t *tracker) end(e *entry) {
 	s.mu.Unlock()
 	*e = entry{}
 	entryPool.Put(e)
-	if t.inflight.Add(-1) == 0 && t.closing.Load() {
-		t.idleOnce.Do(func() { close(t.idle) })
+	if t.inflight.Add(-1) == 0 {
+		if t.closing.Load() {
+			t.idleOnce.Do(func() { close(t.idle) })
+		}
+		if t.zeroWanted.Load() {
+			t.signalZero()
+		}
+	}
+}
+
+// zero returns a channel closed as soon as nothing is in flight: at once
+// if nothing is, else when the count next reaches zero. Unlike the idle
+// channel, it can be asked again after requests began anew.
+func (t *tracker) zero() <-chan struct{} {
+	t.zeroWanted.Store(true)
+	t.zeroMu.Lock()
+	defer t.zeroMu.Unlock()
+	if t.zeroCh == nil {
+		t.zeroCh = make(chan struct{})
+	}
+	ch := t.zeroCh
+	if t.inflight.Load() == 0 {
+		close(ch)
+		t.zeroCh = nil
+	}
+	return ch
+}
+
+func (t *tracker) signalZero() {
+	t.zeroMu.Lock()
+	defer t.zeroMu.Unlock()
+	if t.zeroCh != nil && t.inflight.Load() == 0 {
+		close(t.zeroCh)
+		t.zeroCh = nil
 	}
 }
 
@@ -119,7 +157,9 @@ func (t *tracker) close() <-chan struct{} {
 // count reports plain requests and upgraded connections in flight.
 func (t *tracker) count() (requests, upgrades int) {
 	u := int(t.upgrades.Load())
-	return int(t.inflight.Load()) - u, u
+	// Two loads: a tunnel ending between them would make the difference
+	// negative for a moment.
+	return max(int(t.inflight.Load())-u, 0), u
 }
 
 // cut closes every upgraded connection and describes the oldest entries

@@ -115,3 +115,54 @@ func TestTrackZeroAllocs(t *testing.T) {
 		t.Fatalf("begin+end allocations = %v, want 0", n)
 	}
 }
+
+func TestTrackerZero(t *testing.T) {
+	tr := newTracker()
+	select {
+	case <-tr.zero():
+	default:
+		t.Fatal("zero() with nothing in flight not closed at once")
+	}
+	for round := range 3 { // it can be asked again once requests begin anew
+		e := tr.begin("GET", "/")
+		ch := tr.zero()
+		select {
+		case <-ch:
+			t.Fatalf("round %d: zero() closed with a request in flight", round)
+		default:
+		}
+		tr.end(e)
+		select {
+		case <-ch:
+		default:
+			t.Fatalf("round %d: zero() not closed by the last end()", round)
+		}
+	}
+}
+
+// TestTrackerCloseDuringTraffic: close() racing begin/end closes the idle
+// channel once, after the last end.
+func TestTrackerCloseDuringTraffic(t *testing.T) {
+	tr := newTracker()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			<-start
+			for range 2000 {
+				tr.end(tr.begin("GET", "/"))
+			}
+		})
+	}
+	close(start)
+	idle := tr.close()
+	wg.Wait()
+	select {
+	case <-idle:
+	default:
+		t.Fatal("idle not closed once the traffic ended")
+	}
+	if r, u := tr.count(); r != 0 || u != 0 {
+		t.Fatalf("count() = %d, %d, want 0, 0", r, u)
+	}
+}

@@ -206,8 +206,9 @@ type tunnel struct {
 	bye     atomic.Bool // the drain has asked for a goodbye
 	cutOnce sync.Once
 	mu      sync.Mutex
-	timer   *time.Timer // runs closeApp, then cut, closeWait after the goodbye
-	ended   bool        // run has returned: no timer may be armed
+	timer   *time.Timer    // runs closeApp, then cut, closeWait after the goodbye
+	ended   bool           // run is returning: no timer may be armed
+	pending sync.WaitGroup // timer callbacks armed and not done; run waits for them
 
 	// toApp serialises writes to the app between the client-to-app copy
 	// and closeApp, and guards up, which follows the client's frames.
@@ -242,10 +243,26 @@ func (t *tunnel) run(client, app io.Reader) {
 	wg.Wait()
 	t.mu.Lock()
 	t.ended = true
-	if t.timer != nil {
-		t.timer.Stop()
+	if t.timer != nil && t.timer.Stop() {
+		t.pending.Done() // stopped before it ran
 	}
 	t.mu.Unlock()
+	t.pending.Wait()
+}
+
+// after arms f to run once d has passed, unless run is returning; run
+// waits for it. It replaces the timer of a callback that already ran.
+func (t *tunnel) after(d time.Duration, f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ended {
+		return
+	}
+	t.pending.Add(1)
+	t.timer = time.AfterFunc(d, func() {
+		defer t.pending.Done()
+		f()
+	})
 }
 
 // copyToApp forwards the client's bytes to the app, following the frames
@@ -283,7 +300,7 @@ func (t *tunnel) closeApp() {
 		t.cut() // a write to the app is blocked: the app is not reading
 		return
 	}
-	ok := t.up.Masking == wsframe.MaskRequired && t.up.AtBoundary() && !t.up.InMessage() && !t.up.Closed()
+	ok := t.up.AtBoundary() && !t.up.InMessage() && !t.up.Closed()
 	if ok {
 		frame, _ := wsframe.AppendClose(nil, t.code, "", true)
 		t.app.SetWriteDeadline(time.Now().Add(closeWait))
@@ -295,11 +312,7 @@ func (t *tunnel) closeApp() {
 		t.cut()
 		return
 	}
-	t.mu.Lock()
-	if !t.ended {
-		t.timer = time.AfterFunc(closeWait, t.cut)
-	}
-	t.mu.Unlock()
+	t.after(closeWait, t.cut)
 }
 
 // copyToClient forwards the app's bytes to the client, watching the
@@ -349,13 +362,13 @@ func (t *tunnel) copyToClient(app io.Reader) {
 				}
 			case s.AtBoundary() && !s.InMessage():
 				said = true
-				frame, _ := wsframe.AppendClose(p[k:k], t.code, "", false)
-				if _, werr := t.client.Write(append(p[:k:k], frame...)); werr != nil {
+				// What follows the boundary is dropped: no data may follow a
+				// close frame.
+				out, _ := wsframe.AppendClose(p[:k], t.code, "", false)
+				if _, werr := t.client.Write(out); werr != nil {
 					return
 				}
-				t.mu.Lock()
-				t.timer = time.AfterFunc(closeWait, t.closeApp)
-				t.mu.Unlock()
+				t.after(closeWait, t.closeApp)
 			default:
 				if _, werr := t.client.Write(p); werr != nil {
 					return

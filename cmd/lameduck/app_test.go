@@ -239,3 +239,24 @@ func childNamed(pid int, name string) bool {
 	}
 	return false
 }
+
+// TestAppExitDuringDelay: when the app exits during the shutdown delay (on
+// Heroku it gets SIGTERM too), nothing can be answered any more: the delay
+// ends at once and lameduck exits with the app's status, rather than
+// answering 502 until the delay is over.
+func TestAppExitDuringDelay(t *testing.T) {
+	t.Parallel()
+	in := start(t, []string{"APP_ON_SIGTERM=exit:3"}, "--shutdown-delay", "60s", "--", "node", testApp).ready()
+	app := int(num(in.waitLog("msg", "app started"), "pid"))
+	in.signal(syscall.SIGTERM)
+	in.waitLog("msg", "drain started")
+	if err := syscall.Kill(-app, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if m := in.waitLog("msg", "shutdown delay skipped"); !strings.Contains(fmt.Sprint(m["cause"]), "app exited") {
+		t.Fatalf("delay skipped with cause %v, want the app's exit", m["cause"])
+	}
+	if code := in.wait(); code != 3 {
+		t.Fatalf("exit status = %d, want the app's 3", code)
+	}
+}

@@ -256,9 +256,13 @@ func (l *lifecycle) run(ctx context.Context, sigs <-chan os.Signal) int {
 	l.skip = skip
 	g, gctx := errgroup.WithContext(ctx)
 	sigchld := make(chan os.Signal, 1)
+	// Signals and children are handled until the app is stopped, even when
+	// serving failed and gctx is done.
+	procCtx, stopProc := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProc()
 
-	g.Go(func() error { return l.relaySignals(gctx, sigs, sigchld) })
-	g.Go(func() error { return l.reaper.Run(gctx, sigchld) })
+	g.Go(func() error { return l.relaySignals(procCtx, sigs, sigchld) })
+	g.Go(func() error { return l.reaper.Run(procCtx, sigchld) })
 	if l.public != nil {
 		g.Go(func() error { return l.srv.Serve(l.public, nil, nil) })
 	}
@@ -278,7 +282,7 @@ func (l *lifecycle) run(ctx context.Context, sigs <-chan os.Signal) int {
 		})
 	}
 	if l.app != nil {
-		g.Go(func() error { l.watchApp(gctx); return nil })
+		g.Go(func() error { l.watchApp(procCtx); return nil })
 	}
 
 	failed := false
@@ -305,6 +309,7 @@ func (l *lifecycle) run(ctx context.Context, sigs <-chan os.Signal) int {
 		}
 	}
 	l.shutdownAdmin()
+	stopProc()
 	cancel()
 	if err := g.Wait(); err != nil && !failed {
 		l.logger.Error("shutdown", "err", err)
@@ -362,10 +367,13 @@ func (l *lifecycle) watchApp(ctx context.Context) {
 	select {
 	case <-l.app.Exited():
 		st := l.app.Status()
-		if l.draining.Load() {
+		if l.seq.Phase() >= drain.Stopping {
 			l.logger.Info("app exited", "status", st.String())
 			return
 		}
+		// Nothing can be answered any more: the listeners close at once,
+		// also during a drain, so that clients are refused (and retry
+		// elsewhere) rather than answered 502.
 		l.logger.Warn("app exited by itself", "status", st.String())
 		l.startDrain("app exited", fmt.Errorf("app exited: %s", st))
 	case <-ctx.Done():
@@ -394,15 +402,20 @@ func (l *lifecycle) relaySignals(ctx context.Context, sigs <-chan os.Signal, sig
 			}
 		case syscall.SIGPIPE:
 		case syscall.SIGTERM, syscall.SIGINT:
-			switch {
-			case !l.draining.Load():
+			if !l.draining.Load() {
 				l.logger.Info("signal received", "signal", name)
 				l.startDrain(name, nil)
+				continue
+			}
+			// A drain started by /drain, with nothing to stop, ends with
+			// lameduck waiting for this signal: remember it whenever it
+			// comes.
+			select {
+			case l.quit <- struct{}{}:
+			default:
+			}
+			switch {
 			case l.seq.Phase() == drain.Done:
-				select {
-				case l.quit <- struct{}{}:
-				default:
-				}
 			case s == syscall.SIGINT:
 				l.logger.Warn("second signal: skipping the remaining waits", "signal", name)
 				l.skip(errors.New("second SIGINT"))
@@ -436,9 +449,12 @@ func (l *lifecycle) shutdownAdmin() {
 	}
 }
 
-// exitCode is the app's status in supervisor mode, else 0, or 1 when
-// lameduck itself failed.
+// exitCode is 1 when lameduck itself failed, else the app's status in
+// supervisor mode, else 0.
 func (l *lifecycle) exitCode(failed bool) int {
+	if failed {
+		return exitFailure
+	}
 	if l.app != nil {
 		select {
 		case <-l.app.Exited():
@@ -447,9 +463,6 @@ func (l *lifecycle) exitCode(failed bool) int {
 			l.logger.Error("app did not exit", "pid", l.app.Pid())
 			return exitFailure
 		}
-	}
-	if failed {
-		return exitFailure
 	}
 	return exitOK
 }

@@ -187,3 +187,20 @@ func TestMetrics(t *testing.T) {
 	in.signal(syscall.SIGTERM)
 	in.wait()
 }
+
+// TestSidecarSIGTERMDuringAdminDrain: a SIGTERM that arrives while a drain
+// started by /drain is still running is remembered: lameduck exits when the
+// drain ends, without waiting for another signal.
+func TestSidecarSIGTERMDuringAdminDrain(t *testing.T) {
+	t.Parallel()
+	up := goUpstream(t)
+	in := start(t, nil, "--upstream", up.URL, "--shutdown-delay", "1s").ready()
+	drained := get(t, httpClient(t), in.adminURL("/drain"))
+	in.waitLog("msg", "drain started")
+	in.signal(syscall.SIGTERM)
+	in.waitLog("msg", "signal received again: already draining")
+	if code := in.wait(); code != 0 {
+		t.Fatalf("exit status = %d, want 0", code)
+	}
+	recv(t, drained)
+}
