@@ -247,23 +247,13 @@ func TestBrokenStderr(t *testing.T) {
 // set; only the app's events (stdout) are read.
 func startCmd(t *testing.T, cmd *exec.Cmd) *instance {
 	t.Helper()
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GORACE=atexit_sleep_ms=0 halt_on_error=1"}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &instance{t: t, cmd: cmd, logs: newLines(), out: newLines(), exited: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go in.logs.read(strings.NewReader(""))
-	go in.out.read(stdout)
-	go in.reap()
+	cmd.Env = baseEnv()
+	in := launch(t, cmd, strings.NewReader(""))
+	// Without lameduck's log, the app's group is found by its own event.
 	t.Cleanup(func() {
 		if m, _ := in.out.find("app", "start", 1); m != nil {
 			syscall.Kill(-int(num(m, "pgid")), syscall.SIGKILL)
 		}
-		in.kill()
 	})
 	return in
 }

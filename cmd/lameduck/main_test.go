@@ -162,14 +162,26 @@ func startRaw(t *testing.T, env []string, args ...string) *instance {
 func startProgram(t *testing.T, env []string, program string, args ...string) *instance {
 	t.Helper()
 	cmd := exec.Command(program, args...)
-	// A race-enabled binary sleeps a second at exit unless told not to, and
-	// should stop at its first data race.
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"GORACE=atexit_sleep_ms=0 halt_on_error=1"}, env...)
+	cmd.Env = append(baseEnv(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return launch(t, cmd, stderr)
+}
+
+// baseEnv is the environment every lameduck under test starts from. A
+// race-enabled binary sleeps a second at exit unless told not to, and
+// should stop at its first data race.
+func baseEnv() []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"GORACE=atexit_sleep_ms=0 halt_on_error=1"}
+}
+
+// launch starts cmd, whose log is read from logs and whose app events from
+// its stdout, and stops what is left of it when the test ends.
+func launch(t *testing.T, cmd *exec.Cmd, logs io.Reader) *instance {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +190,7 @@ func startProgram(t *testing.T, env []string, program string, args ...string) *i
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go in.logs.read(stderr)
+	go in.logs.read(logs)
 	go in.out.read(stdout)
 	go in.reap()
 	t.Cleanup(in.kill)

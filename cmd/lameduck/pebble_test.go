@@ -23,22 +23,6 @@ import (
 	"time"
 )
 
-// needTool returns the path of an installed program, or skips the test
-// without it; under LAMEDUCK_REQUIRE_TOOLS=1 (CI) a missing tool fails it.
-func needTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("%s not installed (apt-get install %s)", name, pkg)
-	if os.Getenv("LAMEDUCK_REQUIRE_TOOLS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // pebble is a Pebble ACME server on loopback, run by a test: Let's
 // Encrypt's test CA, which validates challenges for real. Every run has a
 // new issuing root, so a test never reuses certificate storage across runs.
@@ -56,7 +40,7 @@ type pebble struct {
 // on localhost, and waits until it answers.
 func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	t.Helper()
-	bin := needTool(t, "pebble", "pebble")
+	bin := toolPath(t, "pebble")
 	dir := t.TempDir()
 	ports := freePorts(t, 2)
 	p := &pebble{
