@@ -1,38 +1,59 @@
 package proxy
 
 import (
+	"bufio"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 )
 
-// setForwarded sets X-Forwarded-For, -Host and -Proto on the outgoing
-// request. A client's own forwarding headers are replaced, so that nobody
-// can pass as another address or scheme (the outgoing request arrives
-// without them: httputil.ReverseProxy strips them before Rewrite, and
-// upgradeRequest does the same). From a peer in TrustedProxies they are
-// kept instead: its X-Forwarded-For gets the peer's address appended, and
-// its X-Forwarded-Proto and -Host pass through, since that proxy, not
-// lameduck, saw the client.
-//
-// With no trusted proxies this is exactly SetXForwarded: the check costs
-// a length comparison and no allocation.
-func (h *Handler) setForwarded(pr *httputil.ProxyRequest) {
-	if len(h.TrustedProxies) == 0 || !h.trustedPeer(pr.In.RemoteAddr) {
-		pr.SetXForwarded()
-		return
+// setForwarded writes X-Forwarded-For, -Host and -Proto for the upstream.
+// A client's own forwarding fields are replaced (writeHead drops them), so
+// that nobody can pass as another address or scheme. From a peer in
+// TrustedProxies they are kept instead: its X-Forwarded-For gets the
+// peer's address appended, and its X-Forwarded-Proto and -Host pass
+// through, since that proxy, not lameduck, saw the client. This is what
+// httputil.ProxyRequest.SetXForwarded does, written straight to the
+// connection.
+func (h *Handler) setForwarded(bw *bufio.Writer, r *http.Request) {
+	trusted := len(h.TrustedProxies) > 0 && h.trustedPeer(r.RemoteAddr)
+	if ip := clientIP(r.RemoteAddr); ip != "" {
+		bw.WriteString("X-Forwarded-For: ")
+		if prior := r.Header["X-Forwarded-For"]; trusted && validValues(prior) {
+			for _, v := range prior {
+				bw.WriteString(v)
+				bw.WriteString(", ")
+			}
+		}
+		bw.WriteString(ip)
+		bw.WriteString("\r\n")
 	}
-	in, out := pr.In.Header, pr.Out.Header
-	if v := in["X-Forwarded-For"]; len(v) > 0 {
-		out["X-Forwarded-For"] = v // SetXForwarded appends the peer to it
+	host, proto := r.Host, "http"
+	if r.TLS != nil {
+		proto = "https"
 	}
-	pr.SetXForwarded()
-	if v := in["X-Forwarded-Host"]; len(v) > 0 {
-		out["X-Forwarded-Host"] = v
+	if v := r.Header["X-Forwarded-Host"]; trusted && len(v) > 0 && validValues(v) {
+		host = v[0]
 	}
-	if v := in["X-Forwarded-Proto"]; len(v) > 0 {
-		out["X-Forwarded-Proto"] = v
+	if v := r.Header["X-Forwarded-Proto"]; trusted && len(v) > 0 && validValues(v) {
+		proto = v[0]
 	}
+	if host != "" {
+		bw.WriteString("X-Forwarded-Host: ")
+		bw.WriteString(host)
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("X-Forwarded-Proto: ")
+	bw.WriteString(proto)
+	bw.WriteString("\r\n")
+}
+
+func validValues(vv []string) bool {
+	for _, v := range vv {
+		if !validValueString(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // trustedPeer reports whether the connection's peer, "ip:port" as in
@@ -49,17 +70,4 @@ func (h *Handler) trustedPeer(remote string) bool {
 		}
 	}
 	return false
-}
-
-// forwardedHeaders are the headers a client could use to pass as another
-// address, host or scheme; httputil.ReverseProxy removes the same ones
-// before Rewrite.
-var forwardedHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
-
-// stripForwarded removes the client's forwarding headers from an outgoing
-// request built by hand, before setForwarded.
-func stripForwarded(h http.Header) {
-	for _, k := range forwardedHeaders {
-		delete(h, k)
-	}
 }

@@ -48,8 +48,9 @@ func (h *Handler) screen(w http.ResponseWriter, r *http.Request) (http.ResponseW
 }
 
 // closeAfter marks the final response "Connection: close". Setting the
-// header up front is not enough: httputil.ReverseProxy clears the response
-// headers after relaying an upstream's 1xx, such as 100 Continue.
+// header up front is not enough: the hop clears the response headers after
+// relaying an upstream's 1xx, such as 100 Continue, so that the fields of
+// the interim response do not leak into the final one.
 type closeAfter struct {
 	http.ResponseWriter
 	final bool // the final (non-1xx) status has been written

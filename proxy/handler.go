@@ -3,7 +3,6 @@ package proxy
 import (
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -54,7 +53,6 @@ type Handler struct {
 
 	once    sync.Once
 	track   *tracker
-	rp      *httputil.ReverseProxy
 	status  [6]atomic.Uint64 // responses by status class; index 0 is unused
 	upErrs  atomic.Uint64
 	cutConn atomic.Uint64
@@ -63,7 +61,6 @@ type Handler struct {
 func (h *Handler) init() {
 	h.once.Do(func() {
 		h.track = newTracker()
-		h.rp = h.newReverseProxy()
 	})
 }
 
@@ -94,11 +91,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if r.ProtoMajor == 1 && r.Header.Get("Upgrade") != "" && httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade") {
-		h.serveUpgrade(w, r, e)
-		return
+	var upgrade string
+	if r.ProtoMajor == 1 && httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade") {
+		upgrade = r.Header.Get("Upgrade")
 	}
-	h.rp.ServeHTTP(w, r)
+	h.forward(w, r, e, upgrade)
 }
 
 // testHookEnded, when set by a test, runs once a request is no longer

@@ -242,18 +242,12 @@ func TestRetryReusedConnection(t *testing.T) {
 		mu    sync.Mutex
 		conns []*deadOnWrite
 	)
-	tr := p.srv.Handler.Upstream.Transport
-	dial := tr.DialContext
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
+	p.srv.Handler.Upstream.dialHook = func(c net.Conn) net.Conn {
 		d := &deadOnWrite{Conn: c}
 		mu.Lock()
 		conns = append(conns, d)
 		mu.Unlock()
-		return d, nil
+		return d
 	}
 	c := client(t)
 	post := func(body string) (int, string) {

@@ -2,15 +2,11 @@ package proxy
 
 import (
 	"bufio"
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/textproto"
 	"os"
 	"strings"
 	"sync"
@@ -18,7 +14,6 @@ import (
 	"time"
 
 	"github.com/lameduck/lameduck/proxy/wsframe"
-	"golang.org/x/net/http/httpguts"
 )
 
 // closeWait is how long a WebSocket client has to answer lameduck's close
@@ -27,72 +22,46 @@ import (
 // tests.
 var closeWait = 3 * time.Second
 
-// serveUpgrade forwards an upgrade request (WebSocket or another protocol)
-// and, when the upstream switches protocols, tunnels the two connections.
-// The request stays in flight, and so holds a drain, until the tunnel ends.
-func (h *Handler) serveUpgrade(w http.ResponseWriter, r *http.Request, e *entry) {
-	ctx := r.Context()
-	app, err := h.dialTunnel(ctx)
+// tunnel takes over an exchange whose upstream switched protocols: it
+// relays the 101 response to the client and then carries bytes both ways
+// until either side ends. The request stays in flight, and so holds a
+// drain, until the tunnel ends. An error before the client's connection
+// was taken over is answered 502; after, there is nobody to answer.
+func (x *exchange) tunnel(uc *upConn, head resHead) error {
+	proto := x.out.upgrade
+	if !strings.EqualFold(head.upgrade, proto) {
+		clear(x.w.Header())
+		return fmt.Errorf("upgrade handshake: asked for %q, upstream switched to %q", proto, head.upgrade)
+	}
+	client, clientrw, err := http.NewResponseController(x.w).Hijack()
 	if err != nil {
-		h.errorHandler(w, r, err)
-		return
+		clear(x.w.Header())
+		return fmt.Errorf("hijack client connection: %w", err)
 	}
-	out := h.upgradeRequest(r)
-	// The handshake ends with the request's context: the client leaving
-	// unblocks it.
-	stop := context.AfterFunc(ctx, func() { app.SetDeadline(time.Unix(1, 0)) })
-	if t := h.Upstream.Transport.ResponseHeaderTimeout; t > 0 {
-		app.SetDeadline(time.Now().Add(t))
-	}
-	appr := bufio.NewReader(app)
-	var res *http.Response
-	if err = out.Write(app); err == nil {
-		res, err = http.ReadResponse(appr, out)
-	}
-	if !stop() || err != nil {
-		app.Close()
-		if err == nil {
-			err = context.Cause(ctx)
-		}
-		h.errorHandler(w, r, fmt.Errorf("upgrade handshake: %w", err))
-		return
-	}
-	app.SetDeadline(time.Time{})
-	if res.StatusCode != http.StatusSwitchingProtocols {
-		defer app.Close()
-		h.relayRefusal(w, res)
-		return
-	}
-	proto := r.Header.Get("Upgrade")
-	if got := res.Header.Get("Upgrade"); !strings.EqualFold(got, proto) {
-		app.Close()
-		h.errorHandler(w, r, fmt.Errorf("upgrade handshake: asked for %q, upstream switched to %q", proto, got))
-		return
-	}
-	client, clientrw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		app.Close()
-		h.errorHandler(w, r, fmt.Errorf("hijack client connection: %w", err))
-		return
-	}
-	h.countStatus(res.StatusCode)
-	if err := writeSwitch(client, res); err != nil {
-		app.Close()
+	x.h.countStatus(http.StatusSwitchingProtocols)
+	if err := writeSwitch(client, proto, x.w.Header()); err != nil {
 		client.Close()
-		return
+		return nil
+	}
+	// What the upstream sent after its 101 is the start of the tunnel.
+	var app io.Reader = uc.br
+	if uc.br.Buffered() == 0 {
+		app = uc.c
+		uc.release()
 	}
 	tun := &tunnel{
 		kind:   strings.ToLower(proto),
 		ws:     strings.EqualFold(proto, "websocket"),
 		client: client,
-		app:    app,
-		code:   h.closeCode(),
+		app:    uc.c,
+		code:   x.h.closeCode(),
 		up:     wsframe.Scanner{Masking: wsframe.MaskRequired},
 	}
-	if h.track.upgraded(e, tun) {
+	if x.h.track.upgraded(x.e, tun) {
 		tun.goodbye()
 	}
-	tun.run(clientrw.Reader, appr)
+	tun.run(clientrw.Reader, app)
+	return nil
 }
 
 func (h *Handler) closeCode() uint16 {
@@ -102,90 +71,20 @@ func (h *Handler) closeCode() uint16 {
 	return wsframe.CloseGoingAway
 }
 
-// dialTunnel connects to the upstream for a tunnel, with TLS when the
-// upstream is https.
-func (h *Handler) dialTunnel(ctx context.Context) (net.Conn, error) {
-	c, err := h.Upstream.dialUpstream(ctx)
-	if err != nil || h.Upstream.url.Scheme != "https" {
-		return c, err
-	}
-	tc := tls.Client(c, &tls.Config{ServerName: h.Upstream.url.Hostname(), NextProtos: []string{"http/1.1"}})
-	if err := tc.HandshakeContext(ctx); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return tc, nil
-}
-
-// upgradeRequest builds the request sent upstream: the client's, pointed
-// at the upstream, with forwarding headers, without hop-by-hop headers
-// other than the upgrade itself.
-func (h *Handler) upgradeRequest(r *http.Request) *http.Request {
-	out := r.Clone(r.Context())
-	out.RequestURI = ""
-	pr := &httputil.ProxyRequest{In: r, Out: out}
-	pr.SetURL(h.Upstream.url)
-	out.Host = r.Host
-	stripForwarded(out.Header)
-	h.setForwarded(pr)
-	proto := r.Header.Get("Upgrade")
-	removeHopByHop(out.Header)
-	out.Header.Set("Connection", "Upgrade")
-	out.Header.Set("Upgrade", proto)
-	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header.Set("User-Agent", "") // no Go default User-Agent
-	}
-	return out
-}
-
-// hopHeaders are meaningful only for a single connection (RFC 9110 §7.6.1).
-var hopHeaders = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
-
-func removeHopByHop(h http.Header) {
-	for _, f := range h["Connection"] {
-		for sf := range strings.SplitSeq(f, ",") {
-			if sf = textproto.TrimString(sf); sf != "" {
-				h.Del(sf)
-			}
-		}
-	}
-	for _, k := range hopHeaders {
-		h.Del(k)
-	}
-}
-
-// relayRefusal passes on an upstream's refusal to switch protocols.
-func (h *Handler) relayRefusal(w http.ResponseWriter, res *http.Response) {
-	defer res.Body.Close()
-	removeHopByHop(res.Header)
-	for k, vv := range res.Header {
-		w.Header()[k] = vv
-	}
-	if h.track.closing.Load() {
-		w.Header().Set("Connection", "close")
-	}
-	w.WriteHeader(res.StatusCode)
-	h.countStatus(res.StatusCode)
-	buf := buffers.Get()
-	defer buffers.Put(buf)
-	io.CopyBuffer(w, res.Body, buf)
-}
-
 // writeSwitch sends the upstream's 101 response to the client.
-func writeSwitch(c net.Conn, res *http.Response) error {
+func writeSwitch(c net.Conn, proto string, hdr http.Header) error {
 	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	defer c.SetWriteDeadline(time.Time{})
 	bw := bufio.NewWriter(c)
-	fmt.Fprintf(bw, "HTTP/1.1 101 %s\r\n", http.StatusText(http.StatusSwitchingProtocols))
-	for k, vv := range res.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			continue
-		}
+	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ")
+	bw.WriteString(proto)
+	bw.WriteString("\r\n")
+	for k, vv := range hdr {
 		for _, v := range vv {
-			fmt.Fprintf(bw, "%s: %s\r\n", k, v)
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
 		}
 	}
 	bw.WriteString("\r\n")
@@ -269,8 +168,9 @@ func (t *tunnel) after(d time.Duration, f func()) {
 // of a WebSocket so that closeApp can speak between two of them.
 func (t *tunnel) copyToApp(client io.Reader) {
 	defer t.cut()
-	buf := buffers.Get()
-	defer buffers.Put(buf)
+	bp := buffers.Get().(*[]byte)
+	defer buffers.Put(bp)
+	buf := *bp
 	for {
 		n, err := client.Read(buf)
 		if n > 0 {
@@ -320,8 +220,9 @@ func (t *tunnel) closeApp() {
 // After the goodbye it discards what the app still sends (no data may
 // follow a close frame) until the app closes or the tunnel is cut.
 func (t *tunnel) copyToClient(app io.Reader) {
-	buf := buffers.Get()
-	defer buffers.Put(buf)
+	bp := buffers.Get().(*[]byte)
+	defer buffers.Put(bp)
+	buf := *bp
 	s := wsframe.Scanner{Masking: wsframe.MaskForbidden}
 	said := false // the goodbye has been sent, or cannot be
 	for {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -19,15 +18,39 @@ import (
 // reuses a connection the app is closing at that moment.
 const DefaultIdleConnTimeout = 4 * time.Second
 
+// DefaultMaxIdleConns is how many idle upstream connections are kept by
+// default: enough for hundreds of concurrent requests, where Go's default
+// transport keeps 2 and dials anew for most requests under load.
+const DefaultMaxIdleConns = 1024
+
 // Upstream is where requests go: an HTTP address or a Unix socket, with a
-// connection pool tuned for a proxy that carries all of an app's traffic.
+// pool of keep-alive connections sized for a proxy that carries all of an
+// app's traffic.
+//
+// Set the exported fields before serving starts; the zero value of each
+// means its documented default.
 type Upstream struct {
+	// HeaderTimeout limits the wait for a response head, counted from the
+	// end of the request. Zero means no limit.
+	HeaderTimeout time.Duration
+
+	// IdleConnTimeout is how long an idle connection is kept. Zero means
+	// DefaultIdleConnTimeout.
+	IdleConnTimeout time.Duration
+
+	// MaxIdleConns is how many idle connections are kept. Zero means
+	// DefaultMaxIdleConns.
+	MaxIdleConns int
+
 	url    *url.URL // scheme and host for requests
+	prefix string   // the upstream's own path, escaped, without a final "/"
+	query  string   // the upstream's own query
 	socket string   // Unix socket path, or ""
 	dialer net.Dialer
-	// Transport carries the forwarded requests. Its fields may be adjusted
-	// before serving starts.
-	Transport *http.Transport
+	pool   pool
+
+	// dialHook, when set by a test, wraps each new connection.
+	dialHook func(net.Conn) net.Conn
 
 	readyOnce sync.Once
 	readyCh   chan struct{}
@@ -51,20 +74,11 @@ func NewUpstream(target string) (*Upstream, error) {
 		if pu.Scheme != "http" && pu.Scheme != "https" || pu.Host == "" {
 			return nil, fmt.Errorf("upstream %q: want http://host:port or unix:/path", target)
 		}
-		u.url = &url.URL{Scheme: pu.Scheme, Host: pu.Host, Path: pu.Path, RawPath: pu.RawPath}
+		u.url = &url.URL{Scheme: pu.Scheme, Host: pu.Host}
+		u.prefix = strings.TrimSuffix(pu.EscapedPath(), "/")
+		u.query = pu.RawQuery
 	}
 	u.dialer = net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	u.Transport = &http.Transport{
-		Proxy:                 nil, // never route the app's traffic through $HTTP_PROXY
-		DialContext:           u.dial,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       DefaultIdleConnTimeout,
-		DisableCompression:    true, // pass the app's encoding through untouched
-		ExpectContinueTimeout: time.Second,
-		WriteBufferSize:       32 << 10,
-		ReadBufferSize:        32 << 10,
-	}
 	return u, nil
 }
 
@@ -76,20 +90,23 @@ func (u *Upstream) String() string {
 	return u.url.String()
 }
 
-func (u *Upstream) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	if u.socket != "" {
-		return u.dialer.DialContext(ctx, "unix", u.socket)
-	}
-	return u.dialer.DialContext(ctx, network, addr)
-}
-
-// dialUpstream opens a connection to the upstream, for tunnels.
+// dialUpstream opens a connection to the upstream's socket.
 func (u *Upstream) dialUpstream(ctx context.Context) (net.Conn, error) {
-	host := u.url.Host
-	if u.url.Port() == "" {
-		host = net.JoinHostPort(u.url.Hostname(), map[string]string{"http": "80", "https": "443"}[u.url.Scheme])
+	var c net.Conn
+	var err error
+	if u.socket != "" {
+		c, err = u.dialer.DialContext(ctx, "unix", u.socket)
+	} else {
+		host := u.url.Host
+		if u.url.Port() == "" {
+			host = net.JoinHostPort(u.url.Hostname(), map[string]string{"http": "80", "https": "443"}[u.url.Scheme])
+		}
+		c, err = u.dialer.DialContext(ctx, "tcp", host)
 	}
-	return u.dial(ctx, "tcp", host)
+	if err == nil && u.dialHook != nil {
+		c = u.dialHook(c)
+	}
+	return c, err
 }
 
 // Ready reports whether the upstream has accepted a connection since start.
@@ -156,4 +173,4 @@ func (u *Upstream) await(ctx context.Context, limit time.Duration) bool {
 // CloseIdle closes idle pooled connections to the upstream. A Node app's
 // server.close() waits for pooled connections, so this runs before the app
 // is asked to stop.
-func (u *Upstream) CloseIdle() { u.Transport.CloseIdleConnections() }
+func (u *Upstream) CloseIdle() { u.pool.closeIdle() }

@@ -127,7 +127,7 @@ func (l *lifecycle) open(environ []string) (code int, err error) {
 	if l.upstream, err = proxy.NewUpstream(target); err != nil {
 		return exitUsage, err
 	}
-	l.upstream.Transport.ResponseHeaderTimeout = cfg.UpstreamTimeout
+	l.upstream.HeaderTimeout = cfg.UpstreamTimeout
 	l.newServer()
 
 	l.reaper = &proc.Reaper{Logger: l.logger}
