@@ -356,17 +356,20 @@ func TestCommandsInLine(t *testing.T) {
 
 // Output matching. Log lines are compared without their time, and without
 // the values that change from run to run: process IDs, ports, addresses,
-// durations in milliseconds, the version, and any number of four or more
-// digits.
+// durations in milliseconds, the version, a process ID in a message
+// ("app group 812", "pid 812") whatever its length, and any other number of
+// four or more digits.
 var (
 	logTime      = regexp.MustCompile(`^time=\S+ `)
 	volatileKeys = regexp.MustCompile(`\b(pid|port|listen|upstream|admin|after|duration_ms|delay_ms|drain_ms|stop_ms|version|time_left)=("(?:[^"\\]|\\.)*"|\S+)`)
+	pidInText    = regexp.MustCompile(`\b(group|pid) \d+\b`)
 	longNumber   = regexp.MustCompile(`\b\d{4,}\b`)
 )
 
 func normalizeLine(s string) string {
 	s = logTime.ReplaceAllString(strings.TrimRight(s, " \r"), "")
 	s = volatileKeys.ReplaceAllString(s, "$1=…")
+	s = pidInText.ReplaceAllString(s, "$1 N")
 	return longNumber.ReplaceAllString(s, "N")
 }
 
@@ -395,6 +398,20 @@ func TestMatchLines(t *testing.T) {
 	}
 	if err := matchLines("level=WARN msg=\"app stopped\" duration_ms=5 error=\"app group 1234 did not stop\"\n", got); err != nil {
 		t.Error(err)
+	}
+	// A process ID of fewer than four digits, as in a small container.
+	short := "level=WARN msg=\"app stopped\" error=\"app group 87 did not stop on SIGTERM, sent SIGKILL: stop timeout 1s\"\n" +
+		"level=ERROR msg=\"stop failed\" error=\"stop pid 7: send SIGTERM: no such process\""
+	for _, want := range []string{
+		"level=WARN msg=\"app stopped\" error=\"app group 14894 did not stop on SIGTERM, sent SIGKILL: stop timeout 1s\"",
+		"level=ERROR msg=\"stop failed\" error=\"stop pid 31337: send SIGTERM: no such process\"",
+	} {
+		if err := matchLines(want, short); err != nil {
+			t.Error(err)
+		}
+	}
+	if want := "level=WARN msg=\"app stopped\" error=\"app group 87 did not stop on SIGINT, sent SIGKILL: stop timeout 1s\""; matchLines(want, short) == nil {
+		t.Errorf("matchLines(%q) = nil, want an error", want)
 	}
 	for _, want := range []string{
 		"level=INFO msg=\"app started\" pid=12 port=3000 command=\"npm start\"",        // a value that matters
