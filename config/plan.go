@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -65,6 +66,12 @@ func (c *Config) fit() {
 		if host, _, err := net.SplitHostPort(c.Admin); err == nil && !wildcard(host) && loopback(host) {
 			c.warnf("kubernetes: --admin %q is loopback-only, so kubelet probes and preStop hooks, which connect to the pod IP, cannot reach it; set --admin :%d", c.Admin, addrPort(c.Admin))
 		}
+	}
+	// Heroku sends SIGTERM to every process in the dyno at once: an app
+	// that stops on SIGTERM is gone before lameduck has drained it.
+	signalsApp := !c.Sidecar() || c.StopPID != 0 || c.StopPIDFile != ""
+	if c.Platform == "heroku" && c.StopSignal == syscall.SIGTERM && signalsApp {
+		c.warnf("heroku: Heroku sends SIGTERM to every process in the dyno at once, so an app that stops on SIGTERM dies before lameduck drains it; make the app ignore SIGTERM and stop on SIGINT, and set --stop-signal SIGINT (see docs/platforms/heroku.md)")
 	}
 	need := c.ShutdownDelay + c.DrainTimeout + c.StopTimeout + KillMargin
 	sum := fmt.Sprintf("delay %s + drain %s + stop %s + %s margin",

@@ -39,6 +39,9 @@ func TestConfigCommand(t *testing.T) {
 			`platform: "railway"               # env RAILWAY_ENVIRONMENT`,
 			`# drain plan: platform=railway kill_budget=45s delay=5s drain=28s stop=6s`,
 		}, "", false},
+		{"print warns", []string{"DYNO=web.1"}, []string{"config", "print", "--", "node", "server.js"}, 0, []string{
+			"# warning: heroku: Heroku sends SIGTERM to every process in the dyno at once",
+		}, "", false},
 		{"print with a file", nil, []string{"config", "print", "--config", good, "--upstream", "http://127.0.0.1:3000"}, 0, []string{
 			`  timeout: 30s                    # file ` + good + `:2`,
 			`# --config "` + good + `" (flag; not a key of the file)`,
