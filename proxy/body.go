@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -26,8 +27,9 @@ var (
 // writeBody sends a request body to the upstream: as it comes, framed by
 // its length, or chunked when the length is unknown (length < 0), with
 // the request's trailers. It flushes after each piece the client sent, so
-// that a streamed upload streams on.
-func writeBody(bw *bufio.Writer, r *http.Request, length int64) error {
+// that a streamed upload streams on. It reports a failure to read the
+// client's body apart from a failure to write to the upstream.
+func writeBody(bw *bufio.Writer, r *http.Request, length int64) (readErr, writeErr error) {
 	bp := buffers.Get().(*[]byte)
 	defer buffers.Put(bp)
 	buf := *bp
@@ -45,21 +47,21 @@ func writeBody(bw *bufio.Writer, r *http.Request, length int64) error {
 			}
 			sent += int64(n)
 			if ferr := bw.Flush(); ferr != nil {
-				return ferr
+				return nil, ferr
 			}
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return err
+			return err, nil
 		}
 	}
 	if length >= 0 {
 		if sent != length {
-			return errShortBody
+			return errShortBody, nil
 		}
-		return nil
+		return nil, nil
 	}
 	bw.WriteString("0\r\n")
 	for k, vv := range r.Trailer {
@@ -74,7 +76,7 @@ func writeBody(bw *bufio.Writer, r *http.Request, length int64) error {
 		}
 	}
 	bw.WriteString("\r\n")
-	return bw.Flush()
+	return nil, bw.Flush()
 }
 
 // A relay copies a response body from the upstream's buffered reader to
@@ -217,7 +219,9 @@ func (rl *relay) upstreamErr(err error) error {
 	return err
 }
 
-// readChunkSize reads a chunk-size line, ignoring chunk extensions.
+// readChunkSize reads a chunk-size line, ignoring chunk extensions. Like
+// Go's own decoder it wants the line to end in CRLF, and takes whitespace
+// at the end of the line but not before a ";".
 func readChunkSize(br *bufio.Reader) (int64, error) {
 	line, err := br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
@@ -226,12 +230,15 @@ func readChunkSize(br *bufio.Reader) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	line, _ = nextLine(line)
-	for i, c := range line {
-		if c == ';' || c == ' ' || c == '\t' {
-			line = line[:i]
-			break
-		}
+	if !bytes.HasSuffix(line, []byte("\r\n")) {
+		return 0, errChunk
+	}
+	if line = line[:len(line)-2]; bytes.IndexByte(line, '\r') >= 0 {
+		return 0, errChunk
+	}
+	line = bytes.TrimRight(line, " \t")
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
 	}
 	if len(line) == 0 || len(line) > 15 {
 		return 0, errChunk

@@ -14,8 +14,8 @@ import (
 
 // maxBuffered is the largest request body read whole before it is sent:
 // it can then be sent again when a pooled connection turns out dead, and
-// the request and its body go out in one write.
-const maxBuffered = 64 << 10
+// the request and its body go out in one write. Larger bodies stream.
+const maxBuffered = 16 << 10
 
 // expectWait is how long the upstream has to answer "Expect: 100-continue"
 // before the body is sent anyway (RFC 9110 §10.1.1).
@@ -24,8 +24,12 @@ const expectWait = time.Second
 // aLongTimeAgo is a deadline in the past, to wake a blocked read or write.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// bodies is a small free list of buffers for request bodies read whole.
-var bodies = make(chan []byte, 64)
+// Buffers for request bodies read whole, in two sizes, so that the usual
+// small body does not hold a large buffer while it arrives.
+var (
+	smallBodies = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
+	largeBodies = sync.Pool{New: func() any { b := make([]byte, maxBuffered); return &b }}
+)
 
 // forward sends r to the upstream and relays the response to w; e is r's
 // entry in the tracker. It is lameduck's own hop: the request's goroutine
@@ -69,11 +73,12 @@ type exchange struct {
 	r   *http.Request
 	e   *entry
 	out outgoing
-	// body is the whole request body, when it was read in advance;
-	// otherwise, with stream set, sendBody sends it as it comes while the
-	// response is read.
-	body   []byte
-	stream bool
+	// body is the whole request body, when it was read in advance, in
+	// bodyBuf; otherwise, with stream set, sendBody sends it as it comes
+	// while the response is read.
+	body    []byte
+	bodyBuf *[]byte
+	stream  bool
 
 	mu       sync.Mutex // guards headDone and bodyErr, for sendBody
 	headDone bool       // the response head has arrived
@@ -93,12 +98,12 @@ func (x *exchange) prepare() error {
 	switch {
 	case n == 0:
 	case n > 0 && n <= maxBuffered && !expect:
-		select {
-		case x.body = <-bodies:
-		default:
-			x.body = make([]byte, maxBuffered)
+		pool := &largeBodies
+		if n <= 4<<10 {
+			pool = &smallBodies
 		}
-		x.body = x.body[:n]
+		x.bodyBuf = pool.Get().(*[]byte)
+		x.body = (*x.bodyBuf)[:n]
 		if _, err := io.ReadFull(r.Body, x.body); err != nil {
 			return err
 		}
@@ -110,11 +115,13 @@ func (x *exchange) prepare() error {
 }
 
 func (x *exchange) done() {
-	if x.body != nil {
-		select {
-		case bodies <- x.body[:0]:
-		default:
-		}
+	if x.bodyBuf == nil {
+		return
+	}
+	if len(*x.bodyBuf) == maxBuffered {
+		largeBodies.Put(x.bodyBuf)
+	} else {
+		smallBodies.Put(x.bodyBuf)
 	}
 }
 
@@ -147,7 +154,9 @@ func (x *exchange) roundTrip(uc *upConn) (again bool, err error) {
 		if errors.Is(err, errBadField) {
 			return false, err
 		}
-		return uc.reused && uc.written == start && !x.stream, fmt.Errorf("write request: %w", err)
+		// Nothing of a streamed body has been read yet: it can go again
+		// as well as a buffered one.
+		return uc.reused && uc.written == start, fmt.Errorf("write request: %w", err)
 	}
 
 	var sent chan error // sendBody's result, once it runs
@@ -273,18 +282,23 @@ func (x *exchange) roundTrip(uc *upConn) (again bool, err error) {
 
 // sendBody streams the request body to the upstream, then starts the
 // response head timeout, which counts from the end of the request. When
-// it fails, it ends the connection: the upstream must not take a cut body
-// for a whole request, and the response read then ends too.
+// the client's body breaks off, it ends the exchange: the upstream must
+// not take a cut body for a whole request. When the upstream stops
+// reading, it only stops sending: the upstream may have answered already,
+// as an app that refuses an upload early does.
 func (x *exchange) sendBody(uc *upConn, sent chan<- error) {
-	err := writeBody(uc.bw, x.r, x.out.length)
+	rerr, werr := writeBody(uc.bw, x.r, x.out.length)
 	x.mu.Lock()
 	switch t := x.h.Upstream.HeaderTimeout; {
-	case err != nil:
-		x.bodyErr = fmt.Errorf("send request body: %w", err)
+	case rerr != nil:
+		x.bodyErr = fmt.Errorf("read request body: %w", rerr)
 		uc.abort()
+	case werr != nil:
+		x.bodyErr = fmt.Errorf("send request body: %w", werr)
 	case t > 0 && !x.headDone:
 		setReadDeadline(x.r.Context(), uc, time.Now().Add(t))
 	}
+	err := x.bodyErr
 	x.mu.Unlock()
 	sent <- err
 }

@@ -265,7 +265,7 @@ func TestForwardPool(t *testing.T) {
 	}
 	closeNext <- struct{}{}
 	post(t, c, p.url("/"))
-	<-closed
+	within(t, closed, "the app to close its connection")
 	post(t, c, p.url("/"))
 	if got := dials.Load(); got != 2 {
 		t.Fatalf("after the app closed an idle connection, dials = %d, want 2", got)
@@ -414,9 +414,9 @@ func TestForwardClientGone(t *testing.T) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", p.url("/slow"), nil)
 	errc := make(chan error, 1)
 	go func() { _, _, err := do(t, client(t), req); errc <- err }()
-	<-arrived
+	within(t, arrived, "the request to reach the app")
 	cancel()
-	<-errc
+	within(t, errc, "the client to give up")
 	select {
 	case <-cancelled:
 	case <-time.After(5 * time.Second):
@@ -499,4 +499,114 @@ func withInterim(ctx context.Context, mu *sync.Mutex, codes *[]int) context.Cont
 			return nil
 		},
 	})
+}
+
+// within waits up to 10 s for ch to yield, and returns what it yields.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// TestForwardHopByHop: the standard hop-by-hop request fields never reach
+// the app (RFC 9110 §7.6.1), except "Te: trailers", which a gRPC-style
+// client needs end to end; end-to-end fields pass untouched.
+func TestForwardHopByHop(t *testing.T) {
+	p := startProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var got []string
+		for _, k := range []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Te", "Trailer", "Upgrade", "X-End-To-End"} {
+			if v := r.Header.Values(k); len(v) > 0 {
+				got = append(got, k+"="+strings.Join(v, ","))
+			}
+		}
+		io.WriteString(w, strings.Join(got, " "))
+	}), nil)
+	for _, tc := range []struct {
+		name, fields, want string
+	}{
+		{"hop-by-hop", "Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: Basic eDp5\r\n" +
+			"Te: deflate\r\nTrailer: X-Sum\r\nUpgrade: h2c\r\nX-End-To-End: kept\r\n", "X-End-To-End=kept"},
+		{"Te: trailers", "Te: trailers, deflate\r\n", "Te=trailers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", p.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n"+tc.fields+"\r\n")
+			res, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			if string(b) != tc.want {
+				t.Fatalf("the app saw %q, want %q", b, tc.want)
+			}
+		})
+	}
+}
+
+// TestForwardUpstreamReset: an app that resets the connection instead of
+// answering gets the client a 502, for a small body read whole and for a
+// large one streamed, and lameduck serves on.
+func TestForwardUpstreamReset(t *testing.T) {
+	u := rawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		if req.URL.Path == "/ok" {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			return
+		}
+		c.(*net.TCPConn).SetLinger(0) // close with a reset
+	})
+	p := startProxyTo(t, u, nil)
+	c := client(t)
+	for _, size := range []int{10, 1 << 20} {
+		req, _ := http.NewRequest("POST", p.url("/reset"), bytes.NewReader(make([]byte, size)))
+		res, body, err := do(t, c, req)
+		if err != nil {
+			t.Fatalf("POST of %d bytes: %v", size, err)
+		}
+		if res.StatusCode != 502 || body != "lameduck: upstream unavailable\n" {
+			t.Fatalf("POST of %d bytes to an app that resets = %d %q, want 502", size, res.StatusCode, body)
+		}
+	}
+	if res, body := get(t, c, p.url("/ok")); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("next request = %d %q, want 200 ok", res.StatusCode, body)
+	}
+}
+
+// TestForwardClientGoneMidBody: a client that leaves in the middle of its
+// body, small or large, never gets a cut request to the app as a whole one,
+// and leaves nothing in flight.
+func TestForwardClientGoneMidBody(t *testing.T) {
+	var complete atomic.Int64
+	p := startProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err == nil {
+			complete.Add(1)
+		}
+	}), nil)
+	for _, size := range []int{1000, 1 << 20} {
+		c, err := net.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size)
+		c.Write(make([]byte, size/2))
+		waitFor(t, "the request in flight", func() bool { r, _ := p.srv.Handler.InFlight(); return r == 1 })
+		c.Close()
+		waitFor(t, "the request to end", func() bool { r, _ := p.srv.Handler.InFlight(); return r == 0 })
+	}
+	if n := complete.Load(); n != 0 {
+		t.Fatalf("the app read %d cut bodies as whole", n)
+	}
 }

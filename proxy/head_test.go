@@ -157,7 +157,8 @@ func TestReadChunkSize(t *testing.T) {
 		{"5\r\n", 5, true},
 		{"1aF\r\n", 0x1af, true},
 		{"10;name=value\r\n", 16, true},
-		{"10 ;ext\r\n", 16, true},
+		{"10 \r\n", 16, true},
+		{"10 ;ext\r\n", 0, false},
 		{"0\r\n", 0, true},
 		{"7fffffffffffffff\r\n", 0, false}, // 16 digits: refused before it overflows
 		{"zz\r\n", 0, false},

@@ -48,7 +48,11 @@ type upConn struct {
 
 func newUpConn(c net.Conn) *upConn {
 	uc := &upConn{c: c}
-	if sc, ok := c.(syscall.Conn); ok {
+	raw := c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn() // anything arriving unasked, a close_notify too, ends it
+	}
+	if sc, ok := raw.(syscall.Conn); ok {
 		uc.rc, _ = sc.SyscallConn()
 	}
 	uc.abortFn, uc.peekFn = uc.abort, uc.peek
@@ -99,8 +103,9 @@ func (uc *upConn) close() {
 
 // alive reports whether an idle connection can carry a request: the
 // upstream has neither closed it nor sent anything unasked. It costs one
-// non-blocking peek. A connection it cannot look into (TLS) is taken as
-// alive; the retry rules cover it.
+// non-blocking peek at the socket (under TLS too: an idle TLS connection
+// receives nothing but a close). A connection it cannot look into is taken
+// as alive; the retry rules cover it.
 func (uc *upConn) alive() bool {
 	if uc.rc == nil {
 		return true
