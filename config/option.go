@@ -51,6 +51,8 @@ type option struct {
 	usage string // what the option means, lower case, no final period
 	// offEmpty marks options where "" is meaningful and turns something off.
 	offEmpty bool
+	// secret marks options whose value WriteYAML does not print.
+	secret bool
 	// parse turns the text form into the value stored in the field. Its
 	// errors are messages without the name of the flag, variable or key.
 	parse func(string) (any, error)
@@ -375,8 +377,10 @@ var options = []*option{
 	{
 		key: "admin_token", flag: "admin-token", env: true, yaml: true, kind: kindString, meta: "TOKEN",
 		def: "", doc: "none",
-		usage: `bearer token required on the admin /drain and /metrics ("Authorization: Bearer TOKEN"); /healthz and /readyz stay open`,
-		field: func(c *Config) any { return &c.AdminToken },
+		usage:  `bearer token required on the admin /drain and /metrics ("Authorization: Bearer TOKEN"); /healthz and /readyz stay open`,
+		secret: true,
+		parse:  parseSecret,
+		field:  func(c *Config) any { return &c.AdminToken },
 	},
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -12,8 +13,11 @@ import (
 // WriteYAML writes c as a configuration file: every option the file can
 // hold, with its effective value followed by a comment that says where the
 // value came from (see Source), grouped in the file's sections; then, as
-// comments, the file that was read, the warnings and the drain plan. Load reads the output back to the same values, so it is also a
-// starting point for a file of one's own.
+// comments, the file that was read, the warnings and the drain plan. Load
+// reads the output back to the same values, so it is also a starting point
+// for a file of one's own. The exception is a secret, such as the admin
+// token: when set, it is written as <redacted>, which Load refuses until
+// the real value is put back.
 func (c *Config) WriteYAML(w io.Writer) error {
 	type line struct{ text, src string }
 	var lines []line
@@ -24,7 +28,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		}
 		section, _, nested := strings.Cut(o.key, ".")
 		if !nested {
-			lines = append(lines, line{o.key + ": " + yamlValue(o.field(c)), c.Source(o.key)})
+			lines = append(lines, line{o.key + ": " + c.printValue(o), c.Source(o.key)})
 			continue
 		}
 		if done[section] {
@@ -38,7 +42,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 		lines = append(lines, line{text: section + ":"})
 		for _, so := range options {
 			if s, name, ok := strings.Cut(so.key, "."); ok && s == section && so.yaml {
-				lines = append(lines, line{"  " + name + ": " + yamlValue(so.field(c)), c.Source(so.key)})
+				lines = append(lines, line{"  " + name + ": " + c.printValue(so), c.Source(so.key)})
 			}
 		}
 	}
@@ -61,7 +65,7 @@ func (c *Config) WriteYAML(w io.Writer) error {
 	}
 	for _, o := range options {
 		if !o.yaml && o.flag != "" && o.kind != kindBool && c.Source(o.key) != srcDefault {
-			fmt.Fprintf(&b, "# %s %s (%s; not a key of the file)\n", o.flagName(), yamlValue(o.field(c)), c.Source(o.key))
+			fmt.Fprintf(&b, "# %s %s (%s; not a key of the file)\n", o.flagName(), c.printValue(o), c.Source(o.key))
 		}
 	}
 	for _, warning := range c.Warnings {
@@ -70,6 +74,27 @@ func (c *Config) WriteYAML(w io.Writer) error {
 	b.WriteString("# drain plan: " + c.Plan().String() + "\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// redacted is what WriteYAML prints in place of a secret that is set.
+const redacted = "<redacted>"
+
+// printValue is the option's value as WriteYAML prints it: yamlValue, or
+// redacted for a secret that is set.
+func (c *Config) printValue(o *option) string {
+	if p, ok := o.field(c).(*string); ok && o.secret && *p != "" {
+		return redacted
+	}
+	return yamlValue(o.field(c))
+}
+
+// parseSecret refuses the placeholder WriteYAML prints for a secret, so
+// that a printed file does not run with "<redacted>" as the token.
+func parseSecret(s string) (any, error) {
+	if s == redacted {
+		return nil, errors.New(`"<redacted>" is what lameduck config print shows in place of the secret; put the real value back`)
+	}
+	return s, nil
 }
 
 // yamlValue formats a field for the file, in a form its decoder reads back

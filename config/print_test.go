@@ -41,7 +41,18 @@ func TestWriteYAMLRoundTrip(t *testing.T) {
 			if err := yaml.Unmarshal(out.Bytes(), &doc); err != nil {
 				t.Fatalf("WriteYAML wrote invalid YAML: %v\n%s", err, out.String())
 			}
-			back, err := Load([]string{"--config", "effective.yaml"}, nil, readFrom(map[string][]byte{"effective.yaml": out.Bytes()}))
+			// A secret is printed redacted; put it back as a user would.
+			printed := out.String()
+			for _, o := range options {
+				if o.secret {
+					_, name, _ := strings.Cut(o.key, ".")
+					if name == "" {
+						name = o.key
+					}
+					printed = strings.Replace(printed, name+": "+redacted, name+": "+yamlValue(o.field(c)), 1)
+				}
+			}
+			back, err := Load([]string{"--config", "effective.yaml"}, nil, readFrom(map[string][]byte{"effective.yaml": []byte(printed)}))
 			if err != nil {
 				t.Fatalf("Load(WriteYAML output) = %v\n%s", err, out.String())
 			}
@@ -86,6 +97,48 @@ func TestWriteYAMLSources(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("WriteYAML output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestWriteYAMLRedacts: a secret is not printed, its source is, and the
+// placeholder does not load as the secret.
+func TestWriteYAMLRedacts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"flag", []string{"--admin-token", "s3cret", "--", "node", "server.js"}, nil, "admin_token: <redacted>           # flag\n"},
+		{"env", []string{"--", "node", "server.js"}, map[string]string{"LAMEDUCK_ADMIN_TOKEN": "s3cret"}, "admin_token: <redacted>           # env LAMEDUCK_ADMIN_TOKEN\n"},
+		{"unset", []string{"--", "node", "server.js"}, nil, "admin_token: \"\"                   # default\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.args, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if err := c.WriteYAML(&out); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out.String(), "s3cret") {
+				t.Errorf("WriteYAML output shows the token:\n%s", out.String())
+			}
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("WriteYAML output lacks %q:\n%s", tc.want, out.String())
+			}
+			_, err = Load([]string{"--config", "effective.yaml"}, nil, readFrom(map[string][]byte{"effective.yaml": out.Bytes()}))
+			if tc.name == "unset" {
+				if err != nil {
+					t.Errorf("Load(WriteYAML output) = %v, want no error", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), `admin_token: "<redacted>" is what lameduck config print shows`) {
+				t.Errorf("Load(WriteYAML output) = %v, want the placeholder refused", err)
+			}
+		})
 	}
 }
 

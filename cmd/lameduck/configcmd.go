@@ -18,7 +18,8 @@ Commands that check settings without starting anything:
   print [flags] [--] [APP [ARGS...]]
         print the effective configuration, after flags, LAMEDUCK_* variables,
         the YAML file and the platform profile, as a YAML file with the source
-        of each value in a comment, then the warnings and the drain plan
+        of each value in a comment (a secret shows as <redacted>), then the
+        warnings and the drain plan
   validate FILE [flags] [--] [APP [ARGS...]]
         load FILE as "lameduck --config FILE [flags] [APP...]" would, with this
         environment; print "FILE: ok" and the warnings, or the error and exit 2

@@ -107,6 +107,32 @@ func TestConfigPrintReadBack(t *testing.T) {
 	}
 }
 
+// TestConfigPrintRedacts: "config print" does not show the admin token,
+// only where it came from; "config validate" still reads a file that holds
+// one, and prints nothing of it.
+func TestConfigPrintRedacts(t *testing.T) {
+	t.Parallel()
+	in := startRaw(t, []string{"LAMEDUCK_ADMIN_TOKEN=s3cret-env"}, "config", "print", "--", "node", "server.js")
+	if code := in.wait(); code != 0 {
+		t.Fatalf("config print: exit status %d: %s", code, in.logs)
+	}
+	out := in.out.String()
+	if want := "admin_token: <redacted>           # env LAMEDUCK_ADMIN_TOKEN"; !strings.Contains(out, want) || strings.Contains(out, "s3cret") {
+		t.Errorf("config print =\n%s\nwant %q and no token", out, want)
+	}
+	file := filepath.Join(t.TempDir(), "lameduck.yaml")
+	if err := os.WriteFile(file, []byte("admin_token: s3cret-file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v := startRaw(t, nil, "config", "validate", file, "--", "node", "server.js")
+	if code := v.wait(); code != 0 {
+		t.Fatalf("config validate: exit status %d: %s", code, v.logs)
+	}
+	if got := v.out.String() + v.logs.String(); !strings.Contains(got, file+": ok") || strings.Contains(got, "s3cret") {
+		t.Errorf("config validate = %q, want ok and no token", got)
+	}
+}
+
 // TestConfigReference: "config reference" prints the tables that
 // docs/configuration.md holds.
 func TestConfigReference(t *testing.T) {
