@@ -258,12 +258,17 @@ func taggedBlock(t *testing.T, tag string) block {
 }
 
 // waitInFlight waits until lameduck's metrics count n requests in flight.
+// The proxy offers no event for it, so this polls, every 10ms.
 func waitInFlight(t *testing.T, c *http.Client, in *instance, n int) {
 	t.Helper()
 	want := fmt.Sprintf("lameduck_requests_in_flight %d\n", n)
-	deadline := time.Now().Add(wait)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(wait)
 	for !strings.Contains(mustGet(t, c, in.adminURL("/metrics"), 200), want) {
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline:
 			t.Fatalf("never %d requests in flight", n)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // goUpstream is an app in another "container": a Go server lameduck does
@@ -63,13 +64,24 @@ func TestSidecarStopPID(t *testing.T) {
 	var waitErr error
 	exited := make(chan struct{})
 	go func() { waitErr = app.Wait(); close(exited) }()
-	t.Cleanup(func() { app.Process.Kill(); <-exited })
+	t.Cleanup(func() {
+		app.Process.Kill()
+		select {
+		case <-exited:
+		case <-time.After(wait):
+			t.Error("the app did not exit after SIGKILL")
+		}
+	})
 	in := start(t, nil, "--upstream", up.URL, "--stop-pid", strconv.Itoa(app.Process.Pid), "--stop-signal", "SIGUSR1").ready()
 	in.signal(syscall.SIGTERM)
 	if code := in.wait(); code != 0 {
 		t.Fatalf("exit status = %d, want 0", code)
 	}
-	<-exited
+	select {
+	case <-exited:
+	case <-time.After(wait):
+		t.Fatal("the app did not exit after lameduck stopped it")
+	}
 	ee, ok := waitErr.(*exec.ExitError)
 	if !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGUSR1 {
 		t.Fatalf("stopped app: %v, want killed by SIGUSR1", waitErr)

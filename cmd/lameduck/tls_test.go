@@ -259,8 +259,13 @@ func TestTLSOnDemand(t *testing.T) {
 	if _, err := handshake(in.https, "evil.test", nil); err == nil {
 		t.Fatal("handshake for a refused name succeeded")
 	}
-	if got := <-asked; got != "evil.test" {
-		t.Fatalf("ask URL asked about %q, want evil.test", got)
+	select {
+	case got := <-asked:
+		if got != "evil.test" {
+			t.Fatalf("ask URL asked about %q, want evil.test", got)
+		}
+	case <-time.After(wait):
+		t.Fatal("ask URL never asked about evil.test")
 	}
 	roots := p.roots(t)
 	leaf, err := handshake(in.https, "localhost", roots)

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -17,16 +19,18 @@ func TestWebSocketsBusyAtDrain(t *testing.T) {
 	t.Parallel()
 	const n = 20
 	in := start(t, nil, "--stop-timeout", "5s", "--", "node", testApp).ready()
-	ctx := testContext(t)
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
 	var wg sync.WaitGroup
 	codes := make(chan websocket.StatusCode, n)
 	opened := make(chan struct{}, n)
+	failed := make(chan struct{}, n)
 	for i := range n {
 		wg.Go(func() {
 			ws, _, err := websocket.Dial(ctx, "ws://"+in.addr+"/ws", nil)
 			if err != nil {
 				t.Error(err)
-				codes <- -1
+				failed <- struct{}{}
 				return
 			}
 			defer ws.CloseNow()
@@ -44,8 +48,20 @@ func TestWebSocketsBusyAtDrain(t *testing.T) {
 			}
 		})
 	}
-	for range n {
-		<-opened
+	// Stop the clients before failing, so that none outlives the test.
+	stop := func() { cancel(); wg.Wait() }
+	deadline := time.After(wait)
+	for open := 0; open < n; {
+		select {
+		case <-opened:
+			open++
+		case <-failed:
+			stop()
+			t.FailNow()
+		case <-deadline:
+			stop()
+			t.Fatalf("%d of %d WebSockets open after %v", open, n, wait)
+		}
 	}
 	in.waitApp("ws-open", n)
 	in.signal(syscall.SIGTERM)
