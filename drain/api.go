@@ -49,11 +49,13 @@ const (
 type Report struct {
 	Reason string // what started the drain, such as "SIGTERM"
 
-	AtStart  int      // requests and upgrades in flight when the drain started
-	Arrived  uint64   // requests accepted after the drain started
-	Finished int      // in-flight work that completed by itself
-	Cut      int      // requests and upgrades cut at the end
-	Held     []string // up to five of the cut items, oldest first, as Traffic.Cut describes them
+	AtStart         int      // requests and upgrades in flight when the drain started
+	UpgradesAtStart int      // of AtStart, the upgraded connections (WebSockets)
+	Arrived         uint64   // requests accepted after the drain started
+	Finished        int      // in-flight work that completed by itself
+	Cut             int      // requests and upgrades cut at the end
+	UpgradesCut     int      // of Cut, the upgraded connections
+	Held            []string // up to five of the cut items, oldest first, as Traffic.Cut describes them
 
 	Delay time.Duration // time spent in the shutdown delay
 	Drain time.Duration // time from closing the listeners to idle or cut

@@ -63,6 +63,6 @@ func Example() {
 	// level=INFO msg="app stopping" stop_timeout=10s
 	// app: stop requested
 	// level=INFO msg="app stopped" error=""
-	// level=INFO msg="drain report" reason=SIGTERM at_start=1 arrived=0 finished=1 cut=0 held=[] drain_cause=idle stop_error=""
+	// level=INFO msg="drain report" reason=SIGTERM at_start=1 upgrades_at_start=0 arrived=0 finished=1 cut=0 upgrades_cut=0 held=[] drain_cause=idle stop_error=""
 	// done 1 0 <nil>
 }

@@ -5,17 +5,23 @@ import "log/slog"
 // Attrs returns the report as flat log attributes, one per field, for a
 // single log line:
 //
-//	reason at_start arrived finished cut held delay_ms drain_ms stop_ms drain_cause stop_error
+//	reason at_start upgrades_at_start arrived finished cut upgrades_cut held
+//	delay_ms drain_ms stop_ms drain_cause stop_error
 //
-// drain_cause is "idle" when DrainCause is nil; stop_error is empty when
-// StopErr is nil.
+// at_start and cut count requests and upgraded connections together;
+// upgrades_at_start and upgrades_cut say how many of those were upgraded
+// connections (issue 2: how many requests and how many connections were in
+// flight, and how many were cut). drain_cause is "idle" when DrainCause is
+// nil; stop_error is empty when StopErr is nil.
 func (r Report) Attrs() []slog.Attr {
 	return []slog.Attr{
 		slog.String("reason", r.Reason),
 		slog.Int("at_start", r.AtStart),
+		slog.Int("upgrades_at_start", r.UpgradesAtStart),
 		slog.Uint64("arrived", r.Arrived),
 		slog.Int("finished", r.Finished),
 		slog.Int("cut", r.Cut),
+		slog.Int("upgrades_cut", r.UpgradesCut),
 		slog.Any("held", r.Held),
 		slog.Int64("delay_ms", r.Delay.Milliseconds()),
 		slog.Int64("drain_ms", r.Drain.Milliseconds()),

@@ -33,17 +33,19 @@ func TestFinished(t *testing.T) {
 
 func TestReportLog(t *testing.T) {
 	r := Report{
-		Reason:     "SIGTERM",
-		AtStart:    3,
-		Arrived:    7,
-		Finished:   9,
-		Cut:        1,
-		Held:       []string{"GET /slow 30.0s"},
-		Delay:      5 * time.Second,
-		Drain:      30*time.Second + 1500*time.Microsecond,
-		Stop:       120 * time.Millisecond,
-		DrainCause: errors.New("drain timeout 30s"),
-		StopErr:    errors.New("exit status 1"),
+		Reason:          "SIGTERM",
+		AtStart:         3,
+		UpgradesAtStart: 2,
+		Arrived:         7,
+		Finished:        9,
+		Cut:             1,
+		UpgradesCut:     1,
+		Held:            []string{"GET /ws 30.0s"},
+		Delay:           5 * time.Second,
+		Drain:           30*time.Second + 1500*time.Microsecond,
+		Stop:            120 * time.Millisecond,
+		DrainCause:      errors.New("drain timeout 30s"),
+		StopErr:         errors.New("exit status 1"),
 	}
 	tests := []struct {
 		name string
@@ -53,17 +55,17 @@ func TestReportLog(t *testing.T) {
 		{
 			name: "attrs",
 			log:  func(l *slog.Logger) { l.LogAttrs(t.Context(), slog.LevelInfo, "drain report", r.Attrs()...) },
-			want: `level=INFO msg="drain report" reason=SIGTERM at_start=3 arrived=7 finished=9 cut=1 held="[GET /slow 30.0s]" delay_ms=5000 drain_ms=30001 stop_ms=120 drain_cause="drain timeout 30s" stop_error="exit status 1"` + "\n",
+			want: `level=INFO msg="drain report" reason=SIGTERM at_start=3 upgrades_at_start=2 arrived=7 finished=9 cut=1 upgrades_cut=1 held="[GET /ws 30.0s]" delay_ms=5000 drain_ms=30001 stop_ms=120 drain_cause="drain timeout 30s" stop_error="exit status 1"` + "\n",
 		},
 		{
 			name: "log value",
 			log:  func(l *slog.Logger) { l.Info("done", "report", r) },
-			want: `level=INFO msg=done report.reason=SIGTERM report.at_start=3 report.arrived=7 report.finished=9 report.cut=1 report.held="[GET /slow 30.0s]" report.delay_ms=5000 report.drain_ms=30001 report.stop_ms=120 report.drain_cause="drain timeout 30s" report.stop_error="exit status 1"` + "\n",
+			want: `level=INFO msg=done report.reason=SIGTERM report.at_start=3 report.upgrades_at_start=2 report.arrived=7 report.finished=9 report.cut=1 report.upgrades_cut=1 report.held="[GET /ws 30.0s]" report.delay_ms=5000 report.drain_ms=30001 report.stop_ms=120 report.drain_cause="drain timeout 30s" report.stop_error="exit status 1"` + "\n",
 		},
 		{
 			name: "zero",
 			log:  func(l *slog.Logger) { l.LogAttrs(t.Context(), slog.LevelInfo, "drain report", Report{}.Attrs()...) },
-			want: `level=INFO msg="drain report" reason="" at_start=0 arrived=0 finished=0 cut=0 held=[] delay_ms=0 drain_ms=0 stop_ms=0 drain_cause=idle stop_error=""` + "\n",
+			want: `level=INFO msg="drain report" reason="" at_start=0 upgrades_at_start=0 arrived=0 finished=0 cut=0 upgrades_cut=0 held=[] delay_ms=0 drain_ms=0 stop_ms=0 drain_cause=idle stop_error=""` + "\n",
 		},
 	}
 	for _, tt := range tests {

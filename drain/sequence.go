@@ -134,7 +134,7 @@ func (s *Sequence) Run(ctx context.Context, reason string) Report {
 	start := time.Now()
 	s.setPhase(Delaying)
 	requests, upgrades, acceptedAtStart := s.Traffic.Count()
-	r.AtStart = requests + upgrades
+	r.AtStart, r.UpgradesAtStart = requests+upgrades, upgrades
 	log.LogAttrs(ctx, slog.LevelInfo, "drain started",
 		slog.String("reason", reason),
 		slog.Int("in_flight", requests),
@@ -163,7 +163,7 @@ func (s *Sequence) Run(ctx context.Context, reason string) Report {
 	// 4. Cut what remains.
 	cutRequests, cutUpgrades, held := s.Traffic.Cut(heldLimit)
 	r.Drain = time.Since(drainStart)
-	r.Cut = cutRequests + cutUpgrades
+	r.Cut, r.UpgradesCut = cutRequests+cutUpgrades, cutUpgrades
 	r.Held = held
 	if r.Cut > 0 {
 		log.LogAttrs(ctx, slog.LevelWarn, "cut in-flight work",

@@ -111,7 +111,7 @@ func TestRun(t *testing.T) {
 				{"stop", 3 * time.Second},
 				{"stopped", 4 * time.Second},
 			},
-			want:       Report{AtStart: 3, Cut: 3, Held: held7[:5], Drain: 3 * time.Second, Stop: time.Second},
+			want:       Report{AtStart: 3, UpgradesAtStart: 1, Cut: 3, UpgradesCut: 1, Held: held7[:5], Drain: 3 * time.Second, Stop: time.Second},
 			drainCause: "drain timeout 3s",
 		},
 		{
@@ -317,6 +317,9 @@ func checkReport(t *testing.T, got, want Report, drainCause, stopErr string) {
 	if got.AtStart != want.AtStart {
 		t.Errorf("Run().AtStart = %d, want %d", got.AtStart, want.AtStart)
 	}
+	if got.UpgradesAtStart != want.UpgradesAtStart {
+		t.Errorf("Run().UpgradesAtStart = %d, want %d", got.UpgradesAtStart, want.UpgradesAtStart)
+	}
 	if got.Arrived != want.Arrived {
 		t.Errorf("Run().Arrived = %d, want %d", got.Arrived, want.Arrived)
 	}
@@ -325,6 +328,9 @@ func checkReport(t *testing.T, got, want Report, drainCause, stopErr string) {
 	}
 	if got.Cut != want.Cut {
 		t.Errorf("Run().Cut = %d, want %d", got.Cut, want.Cut)
+	}
+	if got.UpgradesCut != want.UpgradesCut {
+		t.Errorf("Run().UpgradesCut = %d, want %d", got.UpgradesCut, want.UpgradesCut)
 	}
 	if !slices.Equal(got.Held, want.Held) {
 		t.Errorf("Run().Held = %q, want %q", got.Held, want.Held)
@@ -536,7 +542,7 @@ func TestRunLogs(t *testing.T) {
 			{"cut in-flight work", `level=WARN msg="cut in-flight work" requests=1 upgrades=1 held="[GET /ws 6.5s GET /slow 2.0s]" cause="drain timeout 1.5s"`},
 			{"app stopping", `level=INFO msg="app stopping" stop_timeout=10s`},
 			{"app stopped", `level=INFO msg="app stopped" duration_ms=250 error=""`},
-			{"drain report", `level=INFO msg="drain report" reason=SIGTERM at_start=2 arrived=0 finished=0 cut=2 held="[GET /ws 6.5s GET /slow 2.0s]" delay_ms=5000 drain_ms=1500 stop_ms=250 drain_cause="drain timeout 1.5s" stop_error=""`},
+			{"drain report", `level=INFO msg="drain report" reason=SIGTERM at_start=2 upgrades_at_start=1 arrived=0 finished=0 cut=2 upgrades_cut=1 held="[GET /ws 6.5s GET /slow 2.0s]" delay_ms=5000 drain_ms=1500 stop_ms=250 drain_cause="drain timeout 1.5s" stop_error=""`},
 		} {
 			if got := linesWith(buf, tt.msg); len(got) != 1 || got[0] != tt.want {
 				t.Errorf("%s log = %q, want %q", tt.msg, got, tt.want)

@@ -176,8 +176,47 @@ func TestWebSocketGoingAway(t *testing.T) {
 	if code := in.wait(); code != 0 {
 		t.Fatalf("exit status = %d, want 0", code)
 	}
-	if rep := in.report(); rep["drain_cause"] != "idle" || num(rep, "cut") != 0 {
-		t.Fatalf("drain report = %v, want the WebSocket closed, not cut", rep)
+	if rep := in.report(); rep["drain_cause"] != "idle" || num(rep, "cut") != 0 || num(rep, "upgrades_at_start") != 1 || num(rep, "upgrades_cut") != 0 {
+		t.Fatalf("drain report = %v, want the WebSocket in flight at the start, closed, not cut", rep)
+	}
+}
+
+// TestDrainReportUpgrades: the drain report tells requests and upgraded
+// connections apart, both in flight at the start and cut.
+func TestDrainReportUpgrades(t *testing.T) {
+	t.Parallel()
+	in := start(t, nil, "--drain-timeout", "500ms", "--", "node", testApp).ready()
+	ctx := testContext(t)
+	ws, _, err := websocket.Dial(ctx, "ws://"+in.addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := ws.Read(ctx); err != nil || string(msg) != "ping" {
+		t.Fatalf("echo = %q %v", msg, err)
+	}
+	stuck := get(t, httpClient(t), in.url("/hold?id=stuck"))
+	in.waitApp("held", 1)
+	// The client reads no more, so it never answers the close frame: the
+	// WebSocket is cut at the drain timeout, with the request.
+	in.signal(syscall.SIGTERM)
+	if r := recv(t, stuck); r.err == nil {
+		t.Fatalf("request past the drain timeout = %d %q, want it cut", r.code, r.body)
+	}
+	if code := in.wait(); code != 0 {
+		t.Fatalf("exit status = %d, want the app's 0", code)
+	}
+	rep := in.report()
+	for key, want := range map[string]float64{"at_start": 2, "upgrades_at_start": 1, "cut": 2, "upgrades_cut": 1, "finished": 0} {
+		if got := num(rep, key); got != want {
+			t.Errorf("drain report %s = %v, want %v", key, got, want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("drain report: %v", rep)
 	}
 }
 

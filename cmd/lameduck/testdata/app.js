@@ -300,6 +300,9 @@ server.on('upgrade', (req, socket, head) => {
     }
   });
   socket.on('error', () => {});
+  // An upgraded socket is half-open after the peer's FIN; close ours too, as
+  // WebSocket libraries do, or a tunnel that lameduck cut keeps the app up.
+  socket.on('end', () => socket.end());
   socket.on('close', () => log('ws-end', { clean: closed }));
 });
 
