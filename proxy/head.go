@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // maxResponseHead bounds the head of an upstream response. Heads that do
@@ -118,73 +116,26 @@ func parseHead(head []byte, dst http.Header) (h resHead, err error) {
 	if h, err = parseStatus(line); err != nil {
 		return h, err
 	}
-	// First pass: check every line, canonicalise the keys, count fields.
-	fields := 0
-	for b := rest; len(b) > 0; {
-		line, b = nextLine(b)
-		if len(line) == 0 {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if fields == 0 {
-				return h, errMalformedHead
-			}
-			if !validValue(bytes.TrimLeft(line, " \t")) {
-				return h, errMalformedHead
-			}
-			continue
-		}
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok || len(k) == 0 || !canonicalKey(k) || !validValue(v) {
-			return h, errMalformedHead
-		}
-		fields++
-	}
-	// Second pass, on one string for the whole head: the values and the
-	// keys not interned are substrings of it.
 	h.length = -1
-	var s string
-	var vals []string
-	if fields > 0 {
-		s = string(rest)
-		vals = make([]string, fields)
-	}
-	used := 0
 	keepAlive := false
 	var listed []string // other fields that Connection lists
-	for len(s) > 0 {
-		var line string
-		line, s = nextLineString(s)
-		if len(line) == 0 {
-			break
-		}
-		k, v, _ := strings.Cut(line, ":")
-		v = trimOWS(v)
-		for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-			var cont string
-			cont, s = nextLineString(s)
-			// Joined as Go's own parser joins them.
-			v = strings.TrimLeft(v+" "+trimOWS(cont), " \t")
-		}
-		if ck, ok := commonKeys[k]; ok {
-			k = ck
-		}
+	err = scanFields(rest, dst, func(k, v string) (bool, error) {
 		switch k {
 		case "Content-Length":
 			n, ok := parseLength(v)
 			if !ok || h.length >= 0 && n != h.length {
-				return h, errContentLength
+				return false, errContentLength
 			}
 			if h.length >= 0 {
-				continue // a repeat of the same length
+				return false, nil // a repeat of the same length
 			}
 			h.length = n
 		case "Transfer-Encoding":
 			if h.chunked || !strings.EqualFold(v, "chunked") {
-				return h, errTransferCoding
+				return false, errTransferCoding
 			}
 			h.chunked = true
-			continue
+			return false, nil
 		case "Connection":
 			for tok := range strings.SplitSeq(v, ",") {
 				switch tok = trimOWS(tok); {
@@ -196,22 +147,19 @@ func parseHead(head []byte, dst http.Header) (h resHead, err error) {
 					listed = append(listed, tok)
 				}
 			}
-			continue
+			return false, nil
 		case "Upgrade":
 			h.upgrade = v
-			continue
+			return false, nil
 		case "Keep-Alive", "Proxy-Connection", "Te", "Proxy-Authenticate":
-			continue
+			return false, nil
 		case "Trailer":
 			h.trailer = true
 		}
-		if old, ok := dst[k]; ok {
-			dst[k] = append(old, v)
-			continue
-		}
-		vals[used] = v
-		dst[k] = vals[used : used+1 : used+1]
-		used++
+		return true, nil
+	})
+	if err != nil {
+		return h, err
 	}
 	if h.minor == 0 && !keepAlive {
 		h.close = true
@@ -247,122 +195,9 @@ func parseStatus(line []byte) (h resHead, err error) {
 	return h, nil
 }
 
-// parseLength parses a Content-Length value: digits only, as RFC 9110
-// §8.6 has it (strconv would take a sign).
-func parseLength(v string) (int64, bool) {
-	if v == "" || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
 func truncate(b []byte) []byte {
 	if len(b) > 40 {
 		return b[:40]
 	}
 	return b
 }
-
-// nextLine splits off the first line of b, without its "\r\n" or "\n".
-func nextLine(b []byte) (line, rest []byte) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		return b, nil
-	}
-	line, rest = b[:i], b[i+1:]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, rest
-}
-
-func nextLineString(s string) (line, rest string) {
-	i := strings.IndexByte(s, '\n')
-	if i < 0 {
-		return s, ""
-	}
-	line, rest = s[:i], s[i+1:]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, rest
-}
-
-// canonicalKey checks that k is a token and rewrites it in canonical form
-// ("content-type" becomes "Content-Type").
-func canonicalKey(k []byte) bool {
-	upper := true
-	for i, c := range k {
-		if !httpguts.IsTokenRune(rune(c)) {
-			return false
-		}
-		switch {
-		case upper && 'a' <= c && c <= 'z':
-			k[i] = c - ('a' - 'A')
-		case !upper && 'A' <= c && c <= 'Z':
-			k[i] = c + ('a' - 'A')
-		}
-		upper = c == '-'
-	}
-	return true
-}
-
-// validValue reports whether v holds no control byte other than HTAB (RFC
-// 9110 §5.5). The line's "\r" is already gone, so a CR inside is caught.
-func validValue(v []byte) bool {
-	for _, c := range v {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// validValueString is validValue for a string.
-func validValueString(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// commonKeys interns the keys of the fields most responses carry, so that
-// they cost no allocation.
-var commonKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{
-		"Accept-Ranges", "Access-Control-Allow-Credentials", "Access-Control-Allow-Headers",
-		"Access-Control-Allow-Methods", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
-		"Access-Control-Max-Age", "Age", "Cache-Control", "Connection", "Content-Disposition",
-		"Content-Encoding", "Content-Language", "Content-Length", "Content-Range",
-		"Content-Security-Policy", "Content-Type", "Date", "Etag", "Expires", "Keep-Alive",
-		"Last-Modified", "Link", "Location", "Pragma", "Proxy-Authenticate", "Proxy-Connection",
-		"Referrer-Policy", "Retry-After", "Sec-Websocket-Accept", "Sec-Websocket-Extensions",
-		"Sec-Websocket-Protocol", "Server", "Set-Cookie", "Strict-Transport-Security", "Te",
-		"Trailer", "Transfer-Encoding", "Upgrade", "Vary", "Www-Authenticate", "X-Content-Type-Options",
-		"X-Frame-Options", "X-Powered-By", "X-Request-Id", "X-Xss-Protection",
-	} {
-		m[k] = k
-	}
-	return m
-}()

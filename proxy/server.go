@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -75,6 +76,12 @@ type Server struct {
 	// flight; stopFinishing ends them early.
 	finishing     sync.WaitGroup
 	stopFinishing context.CancelFunc
+
+	// The connections of lameduck's own HTTP/1.1 loop (see h1conn.go).
+	h1mu    sync.Mutex
+	h1conns map[*h1conn]struct{}
+	h1cut   atomic.Bool // the drain has ended: no connection carries another request
+	h1wg    sync.WaitGroup
 }
 
 func (s *Server) init() {
@@ -99,6 +106,20 @@ func (s *Server) idleTimeout() time.Duration {
 	return DefaultIdleTimeout
 }
 
+func (s *Server) readHeaderTimeout() time.Duration {
+	if s.ReadHeaderTimeout > 0 {
+		return s.ReadHeaderTimeout
+	}
+	return DefaultReadHeaderTimeout
+}
+
+func (s *Server) maxHeaderBytes() int {
+	if s.MaxHeaderBytes > 0 {
+		return s.MaxHeaderBytes
+	}
+	return DefaultMaxHeaderBytes
+}
+
 func (s *Server) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger
@@ -110,7 +131,9 @@ func (s *Server) logger() *slog.Logger {
 // h, or with s.Handler when h is nil. Requests to h are tracked and
 // drained like the proxy's. With tlsConfig set it terminates TLS and
 // offers HTTP/2 and HTTP/1.1 after the protocols tlsConfig lists (such as
-// "acme-tls/1"). Serve returns nil once the Server is closed.
+// "acme-tls/1"), with net/http; so it does for h2c. Plain HTTP/1.1 is
+// served by lameduck's own loop (h1conn.go). Serve returns nil once the
+// Server is closed.
 func (s *Server) Serve(ln net.Listener, h http.Handler, tlsConfig *tls.Config) error {
 	s.init()
 	if h == nil {
@@ -137,6 +160,25 @@ func (s *Server) Serve(ln net.Listener, h http.Handler, tlsConfig *tls.Config) e
 	srv.Protocols.SetUnencryptedHTTP2(s.H2C)
 	dl := newDrainListener(ln)
 	ln = dl
+	if tlsConfig == nil && !s.H2C {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			ln.Close()
+			return nil
+		}
+		s.listeners = append(s.listeners, ln)
+		s.drains = append(s.drains, dl)
+		s.mu.Unlock()
+		err := s.serveH1(ln, h)
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return nil
+		}
+		return err
+	}
 	if tlsConfig != nil {
 		srv.Protocols.SetHTTP2(true)
 		cfg := tlsConfig.Clone()
@@ -218,10 +260,14 @@ func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	for _, ln := range s.listeners {
+		ln.Close() // if Close did not: the loop's Serve returns with it
+	}
 	if s.cut || requests+upgrades > 0 {
 		for _, srv := range s.servers {
 			srv.Close()
 		}
+		s.closeH1(true)
 		s.cut = true
 		return requests, upgrades, held
 	}
@@ -233,6 +279,8 @@ func (s *Server) Cut(limit int) (requests, upgrades int, held []string) {
 		// to go idle; its listeners are already closed.
 		s.finishing.Go(func() { srv.Shutdown(ctx) })
 	}
+	s.closeH1(false)
+	s.finishing.Go(func() { s.waitH1(ctx) })
 	return requests, upgrades, held
 }
 
@@ -259,6 +307,7 @@ func (s *Server) Finish(ctx context.Context) error {
 	for _, srv := range servers {
 		srv.Close()
 	}
+	s.closeH1(true)
 	s.mu.Lock()
 	for _, dl := range s.drains {
 		dl.closeQueued()
@@ -269,6 +318,7 @@ func (s *Server) Finish(ctx context.Context) error {
 	if zerr := waitOr(ctx, s.Handler.track.zero()); err == nil {
 		err = zerr
 	}
+	s.h1wg.Wait() // every connection is closed: its goroutine is ending
 	return err
 }
 

@@ -1,0 +1,216 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serveH1 serves h with lameduck's HTTP/1.1 loop on a loopback port.
+func serveH1(t *testing.T, h http.Handler) (*Server, string) {
+	t.Helper()
+	u, err := NewUpstream("http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := &Server{Handler: &Handler{Upstream: u, Logger: logger}, Logger: logger}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln, h, nil) }()
+	t.Cleanup(func() {
+		s.Cut(0)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Finish(ctx)
+		within(t, done, "Serve to return")
+	})
+	return s, ln.Addr().String()
+}
+
+// rawExchange writes raw on a new connection and returns what comes back
+// until the server closes it or 2 s pass.
+func rawExchange(t *testing.T, addr, raw string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	io.WriteString(c, raw)
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// TestH1IdleHoldsNoBuffer: between requests, a keep-alive connection of
+// the loop holds neither its read nor its write buffer.
+func TestH1IdleHoldsNoBuffer(t *testing.T) {
+	idle := make(chan bool, 4)
+	testHookIdle = func(hc *h1conn) { idle <- hc.br == nil && hc.out.pool == nil }
+	t.Cleanup(func() { testHookIdle = nil })
+	_, addr := serveH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	within(t, idle, "the connection to wait for its first request")
+	br := bufio.NewReader(c)
+	for range 2 {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		if !within(t, idle, "the connection to go idle") {
+			t.Fatal("an idle connection holds a buffer")
+		}
+	}
+}
+
+// TestH1Pipelined: requests sent back to back on one connection are
+// answered in order.
+func TestH1Pipelined(t *testing.T) {
+	_, addr := serveH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s", r.URL.Path, b)
+	}))
+	got := rawExchange(t, addr, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"+
+		"POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"+
+		"POST /3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nab\r\n0\r\n\r\n")
+	br := bufio.NewReader(strings.NewReader(got))
+	for _, want := range []string{"/1 ", "/2 body", "/3 ab"} {
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("reading the response %q: %v (all: %q)", want, err, got)
+		}
+		b, _ := io.ReadAll(res.Body)
+		if string(b) != want {
+			t.Fatalf("pipelined response = %q, want %q", b, want)
+		}
+	}
+}
+
+// TestH1Refusals: what the loop refuses before a handler runs, with the
+// status Go's own server answers, and the connection closed.
+func TestH1Refusals(t *testing.T) {
+	_, addr := serveH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "served") }))
+	for _, tc := range []struct {
+		name, raw string
+		status    int
+	}{
+		{"no Host", "GET / HTTP/1.1\r\n\r\n", 400},
+		{"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+		{"bad Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+		{"malformed request line", "GET /\r\nHost: x\r\n\r\n", 400},
+		{"bad method", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"bad escape", "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"not a path", "GET a/b HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+		{"not HTTP", "GET / XTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"Expect other", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 200-ok\r\n\r\nx", 417},
+		{"Transfer-Encoding gzip", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"Content-Length not a number", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
+		{"field without colon", "GET / HTTP/1.1\r\nHost: x\r\nbogus\r\n\r\n", 400},
+		{"head too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", DefaultMaxHeaderBytes+8192) + "\r\n\r\n", 431},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := rawExchange(t, addr, tc.raw)
+			want := fmt.Sprintf("HTTP/1.1 %d ", tc.status)
+			if !strings.HasPrefix(got, want) || !strings.Contains(got, "Connection: close\r\n") || strings.Contains(got, "served") {
+				t.Fatalf("response = %q, want %q... and the connection closed", got, want)
+			}
+		})
+	}
+}
+
+// TestH1Framing: the loop frames responses as RFC 9112 has it: a length
+// when the handler gives one, chunked otherwise, with trailers; no body
+// for HEAD, 204 and 304; a body ended by the close for HTTP/1.0.
+func TestH1Framing(t *testing.T) {
+	_, addr := serveH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/length":
+			w.Header().Set("Content-Length", "5")
+			io.WriteString(w, "hello")
+		case "/chunked":
+			w.Header().Set("Trailer", "X-Sum")
+			io.WriteString(w, "hel")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "lo")
+			w.Header().Set("X-Sum", "42")
+		case "/204":
+			w.Header().Set("Content-Length", "5")
+			w.WriteHeader(204)
+		case "/304":
+			w.WriteHeader(304)
+		case "/head":
+			w.Header().Set("Content-Length", "5")
+			io.WriteString(w, "hello")
+		}
+	}))
+	for _, tc := range []struct {
+		name, raw string
+		want      []string // in the response, in order
+		not       []string
+	}{
+		{"length", "GET /length HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			[]string{"HTTP/1.1 200 OK\r\n", "Content-Length: 5\r\n", "\r\n\r\nhello"}, []string{"Transfer-Encoding"}},
+		{"chunked with trailer", "GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			[]string{"Transfer-Encoding: chunked\r\n", "\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\nX-Sum: 42\r\n\r\n"}, nil},
+		{"204", "GET /204 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			[]string{"HTTP/1.1 204 No Content\r\n"}, []string{"Content-Length", "Transfer-Encoding"}},
+		{"304", "GET /304 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			[]string{"HTTP/1.1 304 Not Modified\r\n"}, []string{"Transfer-Encoding"}},
+		{"HEAD", "HEAD /head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			[]string{"Content-Length: 5\r\n"}, []string{"hello"}},
+		{"HTTP/1.0", "GET /chunked HTTP/1.0\r\n\r\n",
+			[]string{"HTTP/1.0 200 OK\r\n", "Connection: close\r\n", "\r\nhello"}, []string{"Transfer-Encoding"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := rawExchange(t, addr, tc.raw)
+			rest := got
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("response %q lacks %q (in order)", got, w)
+				}
+				rest = rest[i+len(w):]
+			}
+			for _, n := range tc.not {
+				if strings.Contains(got, n) {
+					t.Fatalf("response %q has %q", got, n)
+				}
+			}
+		})
+	}
+}
+
+// TestH1Panic: a handler that panics loses its connection, not the
+// server.
+func TestH1Panic(t *testing.T) {
+	_, addr := serveH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/panic" {
+			panic("boom")
+		}
+		io.WriteString(w, "ok")
+	}))
+	if got := rawExchange(t, addr, "GET /panic HTTP/1.1\r\nHost: x\r\n\r\n"); got != "" {
+		t.Fatalf("a panicking handler's client got %q, want the connection closed", got)
+	}
+	if got := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.Contains(got, "\r\n2\r\nok\r\n0\r\n\r\n") {
+		t.Fatalf("after a panic, response = %q, want ok", got)
+	}
+}
