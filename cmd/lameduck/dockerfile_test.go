@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -233,14 +234,64 @@ func dockerfileBuild(t *testing.T) imageBuild {
 var defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // TestDockerfile: the image's entrypoint is lameduck, found on the default
-// PATH where the build's binary is copied, and stays PID 1 (exec form).
+// PATH where the build's binary is copied, and stays PID 1 (exec form); the
+// ENTRYPOINT and CMD are those docs/container.md shows.
 func TestDockerfile(t *testing.T) {
 	b := dockerfileBuild(t)
 	if b.entrypoint[0] != path.Base(b.dest) || !strings.Contains(":"+defaultPath+":", ":"+path.Dir(b.dest)+":") {
 		t.Errorf("ENTRYPOINT %q does not name %s on the default PATH", b.entrypoint, b.dest)
 	}
-	if got := strings.Join(b.entrypoint, " "); got != "lameduck" {
-		t.Errorf("ENTRYPOINT = %q, want [\"lameduck\"], the command line docs/container.md shows", got)
+	var cmd []string
+	if c := find(finalStage(repoDockerfile(t)), "CMD"); c != nil {
+		cmd = c.exec
+	}
+	doc := readFile(t, filepath.Join(repoRoot, "docs", "container.md"))
+	wantEntry, wantCmd := docImageCommand(t, doc)
+	if !slices.Equal(b.entrypoint, wantEntry) {
+		t.Errorf("Dockerfile: ENTRYPOINT %q, but docs/container.md shows %q", b.entrypoint, wantEntry)
+	}
+	if !slices.Equal(cmd, wantCmd) {
+		t.Errorf("Dockerfile: CMD %q, but docs/container.md shows %q", cmd, wantCmd)
+	}
+}
+
+// docImageCommand returns the ENTRYPOINT and CMD that the opening of
+// docs/container.md, before its first section, shows for the repository's
+// image, as exec forms in code spans; no CMD span means none.
+func docImageCommand(t *testing.T, doc string) (entrypoint, cmd []string) {
+	t.Helper()
+	intro, _, _ := strings.Cut(doc, "\n## ")
+	form := func(word string) []string {
+		m := regexp.MustCompile("`" + word + ` (\[[^\]` + "`" + `]*\])` + "`").FindStringSubmatch(intro)
+		if m == nil {
+			return nil
+		}
+		var exec []string
+		if err := json.Unmarshal([]byte(m[1]), &exec); err != nil || len(exec) == 0 {
+			t.Fatalf("docs/container.md: %s %s: want a JSON array of strings", word, m[1])
+		}
+		return exec
+	}
+	if entrypoint = form("ENTRYPOINT"); entrypoint == nil {
+		t.Fatal("docs/container.md does not show the image's ENTRYPOINT before its first section")
+	}
+	return entrypoint, form("CMD")
+}
+
+func TestDocImageCommand(t *testing.T) {
+	for _, tc := range []struct {
+		doc   string
+		entry []string
+		cmd   []string
+	}{
+		{"# C\n\nIts entrypoint is `ENTRYPOINT [\"lameduck\"]`, with no `CMD`.\n", []string{"lameduck"}, nil},
+		{"# C\n\n`ENTRYPOINT [\"lameduck\", \"--\"]` and `CMD [\"node\", \"server.js\"]`\n\n## Later\n`CMD [\"x\"]`", []string{"lameduck", "--"}, []string{"node", "server.js"}},
+		{"# C\n\n`ENTRYPOINT [\"lameduck\"]`\n\n## Later\n`CMD [\"npm\", \"start\"]`", []string{"lameduck"}, nil},
+	} {
+		entry, cmd := docImageCommand(t, tc.doc)
+		if !slices.Equal(entry, tc.entry) || !slices.Equal(cmd, tc.cmd) {
+			t.Errorf("docImageCommand(%q) = %q, %q, want %q, %q", tc.doc, entry, cmd, tc.entry, tc.cmd)
+		}
 	}
 }
 
