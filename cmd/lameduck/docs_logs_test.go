@@ -89,6 +89,9 @@ var logScenarios = map[string]func(t *testing.T) *instance{
 			t.Fatalf("echo = %q, %v", msg, err)
 		}
 		in.signal(syscall.SIGTERM)
+		// The client answers the close frame only when it reads: not
+		// before the line the docs show it open on.
+		waitText(t, in, `msg="listeners closed"`)
 		_, _, err = ws.Read(ctx) // answers the close frame
 		if websocket.CloseStatus(err) != websocket.StatusGoingAway {
 			t.Errorf("WebSocket read at drain: %v, want close 1001", err)
