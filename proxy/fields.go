@@ -8,15 +8,16 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// scanFields parses the field lines of a head, the lines after its first
-// one through the blank line, into dst with canonical keys; it rewrites
-// the keys in place in rest. For each field, keep decides whether it goes
-// into dst (and may note it); an error from keep ends the scan. Obsolete
-// line folding is replaced by a space, as Go's own parser does (RFC 9112
-// §5.2). Whatever the head, the fields cost two allocations: one string
-// that holds them all, whose substrings the values and the keys that are
-// not interned are, and one slice for the values.
-func scanFields(rest []byte, dst http.Header, keep func(k, v string) (bool, error)) error {
+// scanFields parses the field lines of a head, those from byte from
+// through the blank line, into dst with canonical keys; it rewrites the
+// keys in place in head. For each field, keep decides whether it goes into
+// dst (and may note it); an error from keep ends the scan. Obsolete line
+// folding is replaced by a space, as Go's own parser does (RFC 9112 §5.2).
+// It returns the head as a string, of which the values and the keys that
+// are not interned are substrings: whatever the head, it costs two
+// allocations, that string and one slice for the values.
+func scanFields(head []byte, from int, dst http.Header, keep func(k, v string) (bool, error)) (string, error) {
+	rest := head[from:]
 	// First pass: check every line, canonicalise the keys, count fields.
 	fields := 0
 	for b := rest; len(b) > 0; {
@@ -27,21 +28,22 @@ func scanFields(rest []byte, dst http.Header, keep func(k, v string) (bool, erro
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if fields == 0 || !validValue(bytes.TrimLeft(line, " \t")) {
-				return errMalformedHead
+				return "", errMalformedHead
 			}
 			continue
 		}
 		k, v, ok := bytes.Cut(line, []byte(":"))
 		if !ok || len(k) == 0 || !canonicalKey(k) || !validValue(v) {
-			return errMalformedHead
+			return "", errMalformedHead
 		}
 		fields++
 	}
+	whole := string(head)
 	if fields == 0 {
-		return nil
+		return whole, nil
 	}
-	// Second pass, on one string for the whole head.
-	s := string(rest)
+	// Second pass, on the string.
+	s := whole[from:]
 	vals := make([]string, fields)
 	used := 0
 	for len(s) > 0 {
@@ -62,7 +64,7 @@ func scanFields(rest []byte, dst http.Header, keep func(k, v string) (bool, erro
 			k = ck
 		}
 		if ok, err := keep(k, v); err != nil {
-			return err
+			return "", err
 		} else if !ok {
 			continue
 		}
@@ -74,7 +76,7 @@ func scanFields(rest []byte, dst http.Header, keep func(k, v string) (bool, erro
 		dst[k] = vals[used : used+1 : used+1]
 		used++
 	}
-	return nil
+	return whole, nil
 }
 
 // parseLength parses a Content-Length value: digits only, as RFC 9110

@@ -24,6 +24,9 @@ const expectWait = time.Second
 // aLongTimeAgo is a deadline in the past, to wake a blocked read or write.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// exchanges recycles exchanges: each carries one request at a time.
+var exchanges = sync.Pool{New: func() any { return new(exchange) }}
+
 // Buffers for request bodies read whole, in two sizes, so that the usual
 // small body does not hold a large buffer while it arrives.
 var (
@@ -39,15 +42,16 @@ var (
 // upstream is tried again, once, on a new connection, whatever its method;
 // so is an idempotent request without a body that got no byte of answer.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, e *entry, upgrade string) {
-	x := exchange{h: h, w: w, r: r, e: e}
+	x := exchanges.Get().(*exchange)
+	*x = exchange{h: h, w: w, r: r, e: e}
 	x.out.upgrade = upgrade
+	defer x.done()
 	if err := x.prepare(); err != nil {
 		if r.Context().Err() == nil {
 			h.respond(w, http.StatusBadRequest, "lameduck: could not read the request body\n")
 		}
 		return
 	}
-	defer x.done()
 	for try := 0; ; try++ {
 		uc, err := h.Upstream.conn(r.Context(), try > 0)
 		if err != nil {
@@ -114,15 +118,17 @@ func (x *exchange) prepare() error {
 	return nil
 }
 
+// done gives the exchange and its body buffer back to their pools.
 func (x *exchange) done() {
-	if x.bodyBuf == nil {
-		return
-	}
-	if len(*x.bodyBuf) == maxBuffered {
+	switch {
+	case x.bodyBuf == nil:
+	case len(*x.bodyBuf) == maxBuffered:
 		largeBodies.Put(x.bodyBuf)
-	} else {
+	default:
 		smallBodies.Put(x.bodyBuf)
 	}
+	*x = exchange{}
+	exchanges.Put(x)
 }
 
 // roundTrip carries the exchange on uc. Until the response head is relayed

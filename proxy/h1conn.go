@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // lameduck serves plain HTTP/1.1 with a loop of its own rather than
@@ -77,10 +75,11 @@ type h1conn struct {
 	res    response
 	body   bodyReader
 
-	peekBuf [1]byte
-	peekFn  func(fd uintptr) bool
-	peekErr error
-	linger  bool // close gently: a request body was left unread
+	peekBuf    [1]byte
+	peekFn     func(fd uintptr) bool
+	peekErr    error
+	peekWaited bool
+	linger     bool // close gently: a request body was left unread
 
 	watchMu     sync.Mutex
 	watchTimer  *time.Timer
@@ -156,13 +155,17 @@ func (hc *h1conn) serve() {
 	s := hc.s
 	wait := s.readHeaderTimeout() // the first request comes at once
 	for {
-		if !hc.awaitRequest(wait) || !hc.state.CompareAndSwap(stateIdle, stateActive) {
+		if !hc.awaitRequest(wait) {
 			return
 		}
 		wait = s.idleTimeout()
 		if hc.br == nil {
 			hc.br = clientReaders.Get().(*bufio.Reader)
 			hc.br.Reset(hc.c)
+		}
+		// The first bytes, under the wait's deadline still.
+		if _, err := hc.br.Peek(1); err != nil || !hc.state.CompareAndSwap(stateIdle, stateActive) {
+			return
 		}
 		hc.out.take()
 		hc.c.SetReadDeadline(time.Now().Add(s.readHeaderTimeout()))
@@ -238,7 +241,9 @@ func (hc *h1conn) refuse(err error) {
 
 // awaitRequest waits until the client sends the next request, without a
 // buffer, for up to d. It reports false when the client went away, the
-// wait timed out, or the server closed the connection.
+// wait timed out, or the server closed the connection; true may also
+// come, rarely, when nothing has arrived (the caller's read then waits,
+// with a buffer).
 func (hc *h1conn) awaitRequest(d time.Duration) bool {
 	if hc.br != nil && hc.br.Buffered() > 0 {
 		return true // pipelined
@@ -248,24 +253,30 @@ func (hc *h1conn) awaitRequest(d time.Duration) bool {
 	}
 	hc.c.SetReadDeadline(time.Now().Add(d)) // serve sets the next one
 	if hc.rc == nil {
-		hc.br = clientReaders.Get().(*bufio.Reader)
-		hc.br.Reset(hc.c)
-		_, err := hc.br.Peek(1)
-		return err == nil
+		return true
 	}
-	hc.peekErr = nil
+	hc.peekErr, hc.peekWaited = nil, false
 	if err := hc.rc.Read(hc.peekFn); err != nil {
 		return false
 	}
 	return hc.peekErr == nil
 }
 
-// peek looks at the socket without reading: it reports false (wait) while
-// nothing has arrived, true once a request or the end of the stream has.
+// peek is awaitRequest's look at the socket. The first call peeks without
+// reading: it reports false (wait for the socket to turn readable) when
+// nothing has arrived. The call after the wait reports true at once: the
+// read that follows finds what woke it, and one syscall is saved per
+// request. (The look first cannot be skipped: the runtime forgets any
+// readiness it saw before a wait begins, so only what arrives after the
+// look wakes the wait.)
 func (hc *h1conn) peek(fd uintptr) bool {
-	n, _, err := unix.Recvfrom(int(fd), hc.peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if hc.peekWaited {
+		return true
+	}
+	n, err := peekSocket(fd, &hc.peekBuf)
 	switch {
-	case err == unix.EAGAIN:
+	case err == syscall.EAGAIN:
+		hc.peekWaited = true
 		return false
 	case err != nil:
 		hc.peekErr = err
@@ -315,9 +326,9 @@ func (hc *h1conn) watchClient() {
 	}()
 	var gone error
 	hc.rc.Read(func(fd uintptr) bool {
-		n, _, err := unix.Recvfrom(int(fd), hc.peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		n, err := peekSocket(fd, &hc.peekBuf)
 		switch {
-		case err == unix.EAGAIN:
+		case err == syscall.EAGAIN:
 			return false
 		case err != nil:
 			gone = err

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -49,40 +50,30 @@ func (hc *h1conn) readRequest() error {
 	}
 	defer hc.br.Discard(discard)
 	line, rest := nextLine(head)
-	method, rest1, ok1 := strings.Cut(string(line), " ")
-	target, proto, ok2 := strings.Cut(rest1, " ")
-	if !ok1 || !ok2 {
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := bytes.IndexByte(line[sp1+1:], ' ') + sp1 + 1
+	if sp1 <= 0 || sp2 <= sp1 {
 		return badRequest("malformed request line")
-	}
-	if m, ok := methods[method]; ok {
-		method = m
-	} else if !validMethod(method) {
-		return badRequest("invalid method")
 	}
 	r := hc.req
 	clear(r.Header)
-	switch proto {
+	switch proto := line[sp2+1:]; string(proto) {
 	case "HTTP/1.1":
 		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 	case "HTTP/1.0":
 		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.0", 1, 0
 	default:
-		if strings.HasPrefix(proto, "HTTP/") {
+		if bytes.HasPrefix(proto, []byte("HTTP/")) {
 			return errVersion
 		}
 		return badRequest("malformed HTTP version")
 	}
-	r.Method, r.RequestURI = method, target
-	if err := hc.parseTarget(target); err != nil {
-		return err
-	}
-
 	hdr := r.Header
 	var host, expect string
 	hosts, lengths := 0, 0
 	var length int64 = -1
 	chunked, badTE := false, false
-	err = scanFields(rest, hdr, func(k, v string) (bool, error) {
+	whole, err := scanFields(head, len(head)-len(rest), hdr, func(k, v string) (bool, error) {
 		switch k {
 		case "Host":
 			hosts++
@@ -109,6 +100,16 @@ func (hc *h1conn) readRequest() error {
 		return badRequest("malformed header field")
 	}
 	if err != nil {
+		return err
+	}
+	method, target := whole[:sp1], whole[sp1+1:sp2]
+	if m, ok := methods[method]; ok {
+		method = m
+	} else if !validMethod(method) {
+		return badRequest("invalid method")
+	}
+	r.Method, r.RequestURI = method, target
+	if err := hc.parseTarget(target); err != nil {
 		return err
 	}
 	switch {
@@ -338,7 +339,7 @@ func (b *bodyReader) trailers() error {
 		return io.EOF // no trailers: the usual case
 	}
 	tr := http.Header{}
-	if err := scanFields(buf, tr, func(string, string) (bool, error) { return true, nil }); err != nil {
+	if _, err := scanFields(buf, 0, tr, func(string, string) (bool, error) { return true, nil }); err != nil {
 		return errors.New("malformed request trailers")
 	}
 	b.hc.req.Trailer = tr

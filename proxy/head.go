@@ -119,7 +119,7 @@ func parseHead(head []byte, dst http.Header) (h resHead, err error) {
 	h.length = -1
 	keepAlive := false
 	var listed []string // other fields that Connection lists
-	err = scanFields(rest, dst, func(k, v string) (bool, error) {
+	_, err = scanFields(head, len(head)-len(rest), dst, func(k, v string) (bool, error) {
 		switch k {
 		case "Content-Length":
 			n, ok := parseLength(v)

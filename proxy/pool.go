@@ -8,8 +8,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Sizes of the buffers of an upstream connection. They are taken from a
@@ -120,8 +118,8 @@ func (uc *upConn) alive() bool {
 func (uc *upConn) peek(fd uintptr) bool {
 	// EAGAIN: nothing to read, the connection is open. Anything else,
 	// end of stream, bytes nobody asked for or an error, ends it.
-	_, _, err := unix.Recvfrom(int(fd), uc.peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-	uc.peekDead = err != unix.EAGAIN
+	_, err := peekSocket(fd, &uc.peekBuf)
+	uc.peekDead = err != syscall.EAGAIN
 	return true
 }
 

@@ -35,7 +35,7 @@ func (p *testProxy) url(path string) string { return "http://" + p.addr + path }
 
 // startProxy serves upstream through a new Server. configure may adjust
 // the Server before it starts serving.
-func startProxy(t *testing.T, upstream http.Handler, configure func(*Server)) *testProxy {
+func startProxy(t testing.TB, upstream http.Handler, configure func(*Server)) *testProxy {
 	t.Helper()
 	up := httptest.NewServer(upstream)
 	t.Cleanup(up.Close)
@@ -47,7 +47,7 @@ func startProxy(t *testing.T, upstream http.Handler, configure func(*Server)) *t
 	return startProxyTo(t, u, configure)
 }
 
-func startProxyTo(t *testing.T, u *Upstream, configure func(*Server)) *testProxy {
+func startProxyTo(t testing.TB, u *Upstream, configure func(*Server)) *testProxy {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := &Server{Handler: &Handler{Upstream: u, Logger: logger}, Logger: logger}
