@@ -95,6 +95,7 @@ func BenchmarkProxy(b *testing.B) {
 			req := []byte("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
+			b.SetParallelism(32) // 64 clients on two cores, as in bench/peers
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				c, err := net.Dial("tcp", p.addr)
