@@ -47,7 +47,11 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, e *entry, upgr
 	x.out.upgrade = upgrade
 	defer x.done()
 	if err := x.prepare(); err != nil {
-		if r.Context().Err() == nil {
+		switch {
+		case r.Context().Err() != nil:
+		case errors.Is(err, errBodyTimeout):
+			h.respond(w, http.StatusRequestTimeout, "lameduck: request body timed out\n")
+		default:
 			h.respond(w, http.StatusBadRequest, "lameduck: could not read the request body\n")
 		}
 		return
@@ -364,6 +368,10 @@ func isIdempotent(m string) bool {
 func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the client is gone: nobody to answer
+	}
+	if errors.Is(err, errBodyTimeout) {
+		h.respond(w, http.StatusRequestTimeout, "lameduck: request body timed out\n")
+		return // the client's fault, not the upstream's
 	}
 	h.upErrs.Add(1)
 	code, msg := http.StatusBadGateway, "lameduck: upstream unavailable\n"

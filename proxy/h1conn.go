@@ -79,7 +79,9 @@ type h1conn struct {
 	peekFn     func(fd uintptr) bool
 	peekErr    error
 	peekWaited bool
-	linger     bool // close gently: a request body was left unread
+
+	handlerDeadline atomic.Bool // the handler set a read deadline of its own
+	linger          bool        // close gently: a request body was left unread
 
 	watchMu     sync.Mutex
 	watchTimer  *time.Timer
@@ -194,6 +196,7 @@ func (hc *h1conn) serve() {
 // the connection can carry another.
 func (hc *h1conn) serveRequest() (again bool) {
 	hc.res.reset(hc)
+	hc.handlerDeadline.Store(false)
 	if hc.req.Body == http.NoBody {
 		hc.watchSoon()
 	}

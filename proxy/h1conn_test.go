@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -212,5 +213,26 @@ func TestH1Panic(t *testing.T) {
 	}
 	if got := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.Contains(got, "\r\n2\r\nok\r\n0\r\n\r\n") {
 		t.Fatalf("after a panic, response = %q, want ok", got)
+	}
+}
+
+// TestH1BodyTimeout: a client that stops sending its body for the idle
+// timeout gets 408, whether its body was to be read whole or streamed, and
+// the app never takes the cut body for a whole one.
+func TestH1BodyTimeout(t *testing.T) {
+	var whole atomic.Int64
+	p := startProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err == nil {
+			whole.Add(1)
+		}
+	}), func(s *Server) { s.IdleTimeout = 100 * time.Millisecond })
+	for _, size := range []int{100, 1 << 20} {
+		got := rawExchange(t, p.addr, fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\nonly this", size))
+		if !strings.HasPrefix(got, "HTTP/1.1 408 ") {
+			t.Fatalf("a body of %d bytes stalled: response %q, want 408", size, got)
+		}
+	}
+	if n := whole.Load(); n != 0 {
+		t.Fatalf("the app read %d stalled bodies as whole", n)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -22,6 +24,10 @@ type requestError struct {
 func (e *requestError) Error() string { return e.msg }
 
 func badRequest(msg string) error { return &requestError{http.StatusBadRequest, msg} }
+
+// errBodyTimeout is a request body whose client paused for longer than the
+// idle timeout; the client gets 408.
+var errBodyTimeout = errors.New("request body timed out: the client sent nothing for the idle timeout")
 
 var (
 	errHeadFields  = &requestError{http.StatusRequestHeaderFieldsTooLarge, "request head too large"}
@@ -248,6 +254,7 @@ type bodyReader struct {
 	left    int64 // bytes left: of the body, or of the current chunk
 	chunked bool
 	expect  bool // say 100 Continue before reading
+	timed   bool // read set the connection's read deadline
 	eof     bool
 	err     error
 }
@@ -276,6 +283,24 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 
 func (b *bodyReader) read(p []byte) (int, error) {
 	br := b.hc.br
+	if br.Buffered() == 0 && !b.hc.handlerDeadline.Load() {
+		// A client may pause between two pieces of its body for no
+		// longer than it may sit idle between requests.
+		b.hc.c.SetReadDeadline(time.Now().Add(b.hc.s.idleTimeout()))
+		b.timed = true
+	}
+	n, err := b.readFramed(br, p)
+	if b.timed && errors.Is(err, os.ErrDeadlineExceeded) && !b.hc.handlerDeadline.Load() {
+		err = errBodyTimeout
+	}
+	if b.timed && err == io.EOF {
+		b.hc.c.SetReadDeadline(time.Time{})
+		b.timed = false
+	}
+	return n, err
+}
+
+func (b *bodyReader) readFramed(br *bufio.Reader, p []byte) (int, error) {
 	if !b.chunked {
 		if b.left == 0 {
 			return 0, io.EOF

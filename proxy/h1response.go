@@ -229,8 +229,12 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.hc.c, bufio.NewReadWriter(w.hc.br, bufio.NewWriterSize(w.hc.c, 256)), nil
 }
 
-// SetReadDeadline sets the client connection's read deadline.
-func (w *response) SetReadDeadline(t time.Time) error { return w.hc.c.SetReadDeadline(t) }
+// SetReadDeadline sets the client connection's read deadline. The body's
+// own deadline between two reads no longer applies to this request.
+func (w *response) SetReadDeadline(t time.Time) error {
+	w.hc.handlerDeadline.Store(true)
+	return w.hc.c.SetReadDeadline(t)
+}
 
 // SetWriteDeadline sets the client connection's write deadline.
 func (w *response) SetWriteDeadline(t time.Time) error { return w.hc.c.SetWriteDeadline(t) }

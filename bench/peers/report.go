@@ -210,11 +210,6 @@ func (r *report) draw(b *bench) error {
 	}
 	names := []string{"direct", "lameduck", "nginx", "haproxy", "caddy"}
 	var data strings.Builder
-	data.WriteString("system")
-	for _, sc := range r.order {
-		fmt.Fprintf(&data, "\t%q\t%q", sc, sc)
-	}
-	data.WriteString("\n")
 	for _, name := range names {
 		fmt.Fprintf(&data, "%s", name)
 		for _, sc := range r.order {
@@ -237,14 +232,14 @@ func (r *report) draw(b *bench) error {
 		cols1 = append(cols1, fmt.Sprintf("'%s' using %d:xtic(1) title %q", dat, 2+2*i, sc))
 		cols2 = append(cols2, fmt.Sprintf("'%s' using %d:xtic(1) title %q", dat, 3+2*i, sc))
 	}
-	script := fmt.Sprintf(`set terminal pngcairo size 1400,520 font "sans,11"
+	script := fmt.Sprintf(`set terminal pngcairo size 1400,560 font "sans,11"
 set output %q
 set datafile separator "\t"
 set datafile missing "-"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
-set key top right
+set key outside bottom center horizontal
 set grid ytics
 set multiplot layout 1,2 title "lameduck and its peers, %s"
 set title "throughput (req/s, higher is better)"
