@@ -10,6 +10,14 @@
 // serves it on listeners and implements the traffic side of a drain: Count,
 // Close and Cut, then Finish.
 //
+// Both sides of the hop are lameduck's own where that pays: the Handler
+// writes each request for the upstream straight from the parsed one and
+// reads the answer on a pooled connection, in the request's goroutine
+// (forward.go, head.go, body.go, pool.go); the Server reads plain
+// HTTP/1.1 with a loop that holds no buffer for an idle connection
+// (h1conn.go, h1request.go, h1response.go). TLS, HTTP/2 and h2c are
+// net/http's. docs/benchmarks.md in the repository has the figures.
+//
 // # Typical use
 //
 //	up, err := proxy.NewUpstream("http://127.0.0.1:3000")
