@@ -6,46 +6,25 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
+	"time"
 )
 
 // cannedUpstream answers every request with the same response, reading
 // requests by hand, so that a benchmark measures the proxy alone.
 func cannedUpstream(b *testing.B, body []byte) *Upstream {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	res := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	return rawUpstream(b, func(c net.Conn, br *bufio.Reader) {
+		c.SetDeadline(time.Time{}) // a benchmark runs as long as it needs
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if err := skipHead(br); err != nil {
 				return
 			}
-			wg.Go(func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					if err := skipHead(br); err != nil {
-						return
-					}
-					if _, err := c.Write(res); err != nil {
-						return
-					}
-				}
-			})
+			if _, err := c.Write(res); err != nil {
+				return
+			}
 		}
 	})
-	b.Cleanup(func() { ln.Close(); wg.Wait() })
-	u, err := NewUpstream("http://" + ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.MarkReady()
-	return u
 }
 
 // skipHead reads up to the end of a head.

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // bufSize is the copy buffer for request bodies and tunnels: large enough
@@ -64,17 +62,7 @@ func writeBody(bw *bufio.Writer, r *http.Request, length int64) (readErr, writeE
 		return nil, nil
 	}
 	bw.WriteString("0\r\n")
-	for k, vv := range r.Trailer {
-		if !httpguts.ValidHeaderFieldName(k) || !validValues(vv) {
-			continue
-		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
-		}
-	}
+	writeFields(bw, r.Trailer)
 	bw.WriteString("\r\n")
 	return nil, bw.Flush()
 }

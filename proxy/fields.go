@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"net/http"
 	"strings"
@@ -198,3 +199,22 @@ var commonKeys = func() map[string]string {
 	}
 	return m
 }()
+
+// writeFields writes the fields of h, leaving out any with a name or value
+// not valid in HTTP/1.1, so that nothing can end a line early.
+func writeFields(bw *bufio.Writer, h http.Header) {
+	for k, vv := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
+		for _, v := range vv {
+			if !validValueString(v) {
+				continue
+			}
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+}

@@ -21,7 +21,7 @@ import (
 // rawUpstream is an upstream that speaks HTTP/1.1 by hand, to send what a
 // well-behaved server would not. serve runs for each connection and owns
 // it; the test waits for every serve to return.
-func rawUpstream(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) *Upstream {
+func rawUpstream(t testing.TB, serve func(c net.Conn, br *bufio.Reader)) *Upstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

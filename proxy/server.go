@@ -160,25 +160,7 @@ func (s *Server) Serve(ln net.Listener, h http.Handler, tlsConfig *tls.Config) e
 	srv.Protocols.SetUnencryptedHTTP2(s.H2C)
 	dl := newDrainListener(ln)
 	ln = dl
-	if tlsConfig == nil && !s.H2C {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			ln.Close()
-			return nil
-		}
-		s.listeners = append(s.listeners, ln)
-		s.drains = append(s.drains, dl)
-		s.mu.Unlock()
-		err := s.serveH1(ln, h)
-		s.mu.Lock()
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
-			return nil
-		}
-		return err
-	}
+	own := tlsConfig == nil && !s.H2C // lameduck's HTTP/1.1 loop, else net/http
 	if tlsConfig != nil {
 		srv.Protocols.SetHTTP2(true)
 		cfg := tlsConfig.Clone()
@@ -197,12 +179,19 @@ func (s *Server) Serve(ln net.Listener, h http.Handler, tlsConfig *tls.Config) e
 		ln.Close()
 		return nil
 	}
-	s.servers = append(s.servers, srv)
+	if !own {
+		s.servers = append(s.servers, srv)
+	}
 	s.listeners = append(s.listeners, ln)
 	s.drains = append(s.drains, dl)
 	s.mu.Unlock()
 
-	err := srv.Serve(ln)
+	var err error
+	if own {
+		err = s.serveH1(ln, h)
+	} else {
+		err = srv.Serve(ln)
+	}
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()

@@ -79,14 +79,7 @@ func writeSwitch(c net.Conn, proto string, hdr http.Header) error {
 	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ")
 	bw.WriteString(proto)
 	bw.WriteString("\r\n")
-	for k, vv := range hdr {
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
-		}
-	}
+	writeFields(bw, hdr)
 	bw.WriteString("\r\n")
 	return bw.Flush()
 }
