@@ -57,7 +57,7 @@ func runNginx(b *bench, s *system) (*proc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	location := fmt.Sprintf(`location / {
+	location := `location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -65,7 +65,7 @@ func runNginx(b *bench, s *system) (*proc, error) {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Host $host;
       proxy_set_header X-Forwarded-Proto $scheme;
-    }`)
+    }`
 	conf := fmt.Sprintf(`worker_processes 1;
 worker_rlimit_nofile 20000;
 daemon off;
