@@ -173,23 +173,14 @@ func (rl *relay) chunked() (http.Header, error) {
 
 // trailers reads the trailer section after the last chunk.
 func (rl *relay) trailers() (http.Header, error) {
-	line, err := rl.br.ReadSlice('\n')
-	if err != nil {
-		return nil, rl.upstreamErr(err)
-	}
-	if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
+	if end, err := rl.br.Peek(2); err == nil && end[0] == '\r' && end[1] == '\n' {
+		rl.br.Discard(2)
 		return nil, nil // no trailers: the usual case
 	}
 	// Parse the trailer section as a head: put a status line before it.
-	buf := append([]byte("HTTP/1.1 200 OK\r\n"), line...)
-	for headEnd(buf) == 0 {
-		line, err := rl.br.ReadSlice('\n')
-		if err != nil {
-			return nil, rl.upstreamErr(err)
-		}
-		if buf = append(buf, line...); len(buf) > maxResponseHead {
-			return nil, errHeadTooLarge
-		}
+	buf, err := readLines(rl.br, []byte("HTTP/1.1 200 OK\r\n"), maxResponseHead, errHeadTooLarge)
+	if err != nil {
+		return nil, rl.upstreamErr(err)
 	}
 	tr := http.Header{}
 	if _, err := parseHead(buf, tr); err != nil {

@@ -218,3 +218,27 @@ func writeFields(bw *bufio.Writer, h http.Header) {
 		}
 	}
 }
+
+// readLines reads lines from br onto buf through a blank line, for a head
+// or trailer section that does not fit br's buffer. Each line is looked at
+// once, so the work is linear in the size of the section. It fails with
+// tooLarge past limit bytes.
+func readLines(br *bufio.Reader, buf []byte, limit int, tooLarge error) ([]byte, error) {
+	start := len(buf) // where the line being read began
+	for {
+		line, err := br.ReadSlice('\n')
+		buf = append(buf, line...)
+		switch {
+		case len(buf) > limit:
+			return nil, tooLarge
+		case err == bufio.ErrBufferFull:
+			continue // the rest of a long line
+		case err != nil:
+			return nil, err
+		}
+		if l := buf[start:]; len(l) == 1 || len(l) == 2 && l[0] == '\r' {
+			return buf, nil
+		}
+		start = len(buf)
+	}
+}

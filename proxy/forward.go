@@ -199,7 +199,10 @@ func (x *exchange) roundTrip(uc *upConn) (again bool, err error) {
 			return false, x.headErr(ctx, err)
 		}
 		if !got {
-			send() // no answer in time: send the body anyway
+			// No answer in time: invite the body (from this goroutine,
+			// which writes the response) and send it anyway.
+			x.w.WriteHeader(http.StatusContinue)
+			send()
 		}
 	}
 

@@ -4,9 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -366,6 +372,9 @@ func TestForwardExpect(t *testing.T) {
 			if res.StatusCode != tc.status {
 				t.Fatalf("final response = %d, want %d", res.StatusCode, tc.status)
 			}
+			if !tc.proceed && !res.Close {
+				t.Errorf("a refusal before the body came: no Connection: close, though the connection ends")
+			}
 			io.Copy(io.Discard, res.Body)
 			if n := got.Load(); n != tc.body {
 				t.Fatalf("the app read %d body bytes, want %d", n, tc.body)
@@ -401,6 +410,9 @@ func TestForwardEarlyAnswer(t *testing.T) {
 	}
 	if res.StatusCode != 413 || body != "too big\n" {
 		t.Fatalf("upload answered early = %d %q, want the app's 413", res.StatusCode, body)
+	}
+	if !res.Close {
+		t.Errorf("answer before the end of the upload: no Connection: close, though the connection ends")
 	}
 	pr.Close()
 }
@@ -617,4 +629,106 @@ func TestForwardClientGoneMidBody(t *testing.T) {
 	if n := complete.Load(); n != 0 {
 		t.Fatalf("the app read %d cut bodies as whole", n)
 	}
+}
+
+// TestForwardTLSStray: an https upstream that sends bytes after a
+// response's end (a body after its answer to HEAD, in a TLS record of its
+// own) never has them read as the next response: the connection is not
+// used again. Both records go out in one TCP write, so lameduck's TLS
+// layer holds the second one, where no socket peek can see it.
+func TestForwardTLSStray(t *testing.T) {
+	cert, pool := selfSignedCert(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() }) // after the proxy's cleanup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				bc := &batchConn{Conn: c}
+				tc := tls.Server(bc, &tls.Config{Certificates: []tls.Certificate{cert}})
+				br := bufio.NewReader(tc)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if req.Method != http.MethodHead {
+						io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+						continue
+					}
+					bc.batch = true
+					io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+					io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nstray!")
+					bc.flush()
+				}
+			})
+		}
+	})
+	u, err := NewUpstream("https://" + ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.rootCAs = pool
+	u.MarkReady()
+	p := startProxyTo(t, u, nil)
+	c := client(t)
+	req, _ := http.NewRequest("HEAD", p.url("/stray"), nil)
+	if res, _, err := do(t, c, req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("HEAD = %v, %v; want 200", res, err)
+	}
+	if res, body := get(t, c, p.url("/")); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("GET after the stray bytes = %d %q, want 200 ok", res.StatusCode, body)
+	}
+}
+
+// batchConn holds writes, once batch is set, until flush.
+type batchConn struct {
+	net.Conn
+	batch bool
+	buf   []byte
+}
+
+func (b *batchConn) Write(p []byte) (int, error) {
+	if b.batch {
+		b.buf = append(b.buf, p...)
+		return len(p), nil
+	}
+	return b.Conn.Write(p)
+}
+
+func (b *batchConn) flush() {
+	b.Conn.Write(b.buf)
+	b.buf, b.batch = nil, false
+}
+
+// selfSignedCert makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSignedCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

@@ -67,21 +67,26 @@ type h1conn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	br     *bufio.Reader // while a request is read or served
-	out    outBuf
-	req    *http.Request // reused from request to request
-	url    url.URL       // the request's URL, when its target needed no parsing
-	resHdr http.Header
-	res    response
-	body   bodyReader
+	br      *bufio.Reader // while a request is read or served
+	out     outBuf
+	req     *http.Request // reused from request to request
+	reqTmpl http.Request  // what req starts as: the connection's context and address
+	reqHdr  http.Header   // req's header map, reused
+	hasBody bool          // the request has a body, whatever the handler does to req
+	url     url.URL       // the request's URL, when its target needed no parsing
+	resHdr  http.Header
+	res     response
+	body    bodyReader
 
 	peekBuf    [1]byte
 	peekFn     func(fd uintptr) bool
 	peekErr    error
 	peekWaited bool
+	reset      bool // end with a reset: a response was cut short
 
-	handlerDeadline atomic.Bool // the handler set a read deadline of its own
-	linger          bool        // close gently: a request body was left unread
+	handlerDeadline   atomic.Bool  // the handler set a read deadline of its own
+	handlerDeadlineAt atomic.Int64 // which one, in Unix nanoseconds (0: none)
+	linger            bool         // close gently: a request body was left unread
 
 	watchMu     sync.Mutex
 	watchTimer  *time.Timer
@@ -118,7 +123,10 @@ func (s *Server) serveH1(ln net.Listener, h http.Handler) error {
 			c.Close() // the server is cut
 			continue
 		}
-		s.h1wg.Go(hc.serve)
+		go func() {
+			defer s.h1wg.Done()
+			hc.serve()
+		}()
 	}
 }
 
@@ -132,13 +140,15 @@ func (s *Server) newH1Conn(c net.Conn, h http.Handler) *h1conn {
 	hc.peekFn = hc.peek
 	hc.out.c = c
 	hc.ctx, hc.cancel = context.WithCancelCause(context.Background())
-	hc.req = (&http.Request{Header: make(http.Header), RemoteAddr: c.RemoteAddr().String()}).WithContext(hc.ctx)
+	hc.reqTmpl = *(&http.Request{RemoteAddr: c.RemoteAddr().String()}).WithContext(hc.ctx)
+	hc.req, hc.reqHdr = new(http.Request), make(http.Header)
 	s.h1mu.Lock()
 	defer s.h1mu.Unlock()
 	if s.h1cut.Load() {
 		hc.cancel(errServerCut)
 		return nil
 	}
+	s.h1wg.Add(1) // under h1mu, so that no Add follows the Wait of a cut
 	if s.h1conns == nil {
 		s.h1conns = make(map[*h1conn]struct{})
 	}
@@ -175,6 +185,11 @@ func (hc *h1conn) serve() {
 			hc.refuse(err)
 			return
 		}
+		if s.shuttingDown() {
+			// The drain ended while this request was on its way: nothing
+			// serves it any more. It ends as an idle connection does.
+			return
+		}
 		hc.c.SetReadDeadline(time.Time{})
 		if !hc.serveRequest() {
 			return
@@ -197,13 +212,13 @@ func (hc *h1conn) serve() {
 func (hc *h1conn) serveRequest() (again bool) {
 	hc.res.reset(hc)
 	hc.handlerDeadline.Store(false)
-	if hc.req.Body == http.NoBody {
+	if !hc.hasBody {
 		hc.watchSoon()
 	}
 	defer func() {
 		hc.unwatch()
 		if v := recover(); v != nil {
-			again = false
+			again, hc.reset = false, true
 			if v != http.ErrAbortHandler {
 				buf := make([]byte, 16<<10)
 				buf = buf[:runtime.Stack(buf, false)]
@@ -216,14 +231,15 @@ func (hc *h1conn) serveRequest() (again bool) {
 		return false
 	}
 	again = hc.res.finish()
-	if hc.req.Body != http.NoBody {
+	if hc.hasBody {
+		// The discard's own deadline, not the body's idle one.
+		hc.handlerDeadline.Store(true)
 		hc.c.SetReadDeadline(time.Now().Add(hc.s.readHeaderTimeout()))
 		read := hc.body.discard(discardMax)
 		hc.c.SetReadDeadline(time.Time{})
 		hc.linger = !read
 		again = again && read
 	}
-	hc.req.Trailer = nil
 	return again && hc.ctx.Err() == nil
 }
 
@@ -234,6 +250,7 @@ func (hc *h1conn) refuse(err error) {
 	if !errors.As(err, &re) {
 		return // timed out, closed or reset: nobody to answer
 	}
+	hc.linger = true // the rest of what the client sent is unread
 	body := fmt.Sprintf("%d %s", re.code, http.StatusText(re.code))
 	if re.code == http.StatusBadRequest {
 		body += ": " + re.msg
@@ -373,7 +390,11 @@ func (hc *h1conn) hijacked() {
 // end closes the connection, unless it was hijacked, and forgets it.
 func (hc *h1conn) end() {
 	if hc.state.Load() != stateHijacked {
-		if hc.linger && hc.state.Load() != stateClosed {
+		switch tc, _ := hc.c.(*net.TCPConn); {
+		case hc.reset && tc != nil:
+			// A close-delimited body (HTTP/1.0) must not look whole.
+			tc.SetLinger(0)
+		case hc.linger && hc.state.Load() != stateClosed:
 			hc.closeGently()
 		}
 		hc.c.Close()
@@ -416,13 +437,13 @@ func (s *Server) closeH1(all bool) {
 	s.h1cut.Store(true)
 	var conns []*h1conn
 	for hc := range s.h1conns {
-		if all || hc.state.CompareAndSwap(stateIdle, stateClosed) {
+		// A hijacked connection is the tunnel's: the tracker cuts it.
+		if hc.state.CompareAndSwap(stateIdle, stateClosed) || all && hc.state.CompareAndSwap(stateActive, stateClosed) {
 			conns = append(conns, hc)
 		}
 	}
 	s.h1mu.Unlock()
 	for _, hc := range conns {
-		hc.state.Store(stateClosed)
 		hc.cancel(errServerCut)
 		hc.c.Close()
 	}

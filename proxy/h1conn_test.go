@@ -236,3 +236,76 @@ func TestH1BodyTimeout(t *testing.T) {
 		t.Fatalf("the app read %d stalled bodies as whole", n)
 	}
 }
+
+// TestH1FreshRequest: nothing a handler does to one request carries over
+// to the next on the same connection: its form, its address, or a body it
+// replaced (the loop still reads the real one, which is never taken for a
+// request of its own).
+func TestH1FreshRequest(t *testing.T) {
+	_, addr := serveH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s|", r.FormValue("a"), r.RemoteAddr)
+		r.RemoteAddr = "6.6.6.6:1"
+		r.Body = http.NoBody
+	}))
+	// The POST's body goes unread: its answer ends the connection.
+	got := rawExchange(t, addr, "GET /?a=alice HTTP/1.1\r\nHost: x\r\n\r\n"+
+		"GET /?a=carol HTTP/1.1\r\nHost: x\r\n\r\n"+
+		"POST /?a=bob HTTP/1.1\r\nHost: x\r\nContent-Length: 35\r\n\r\nGET /?a=smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+	if strings.Contains(got, "smuggled") || strings.Contains(got, "6.6.6.6") {
+		t.Fatalf("a request saw what the one before it left: %q", got)
+	}
+	for _, want := range []string{"alice 127.0.0.1:", "carol 127.0.0.1:", "bob 127.0.0.1:", "Connection: close"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("responses %q lack %q", got, want)
+		}
+	}
+}
+
+// TestH1LargeHeadManyLines: a head of thousands of short lines, larger
+// than the read buffer, is read (the copy looks at each line once).
+func TestH1LargeHeadManyLines(t *testing.T) {
+	_, addr := serveH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, len(r.Header["A"]))
+	}))
+	got := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"+strings.Repeat("a:\n", 15000)+"\r\n")
+	if !strings.Contains(got, "\r\n5\r\n15000\r\n") {
+		t.Fatalf("response = %.200q, want the 15000 fields counted", got)
+	}
+}
+
+// TestH1CutMidHead: a request whose head is still arriving when the drain
+// ends is not served after it: its connection ends, as an idle one does.
+func TestH1CutMidHead(t *testing.T) {
+	served := make(chan struct{}, 1)
+	s, addr := serveH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served <- struct{}{} }))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\n")
+	waitFor(t, "the connection to be reading the head", func() bool {
+		s.h1mu.Lock()
+		defer s.h1mu.Unlock()
+		for hc := range s.h1conns {
+			if hc.state.Load() == stateActive {
+				return true
+			}
+		}
+		return false
+	})
+	s.Close()
+	if r, u, _ := s.Cut(0); r+u != 0 {
+		t.Fatalf("Cut found %d requests in flight, want 0", r+u)
+	}
+	io.WriteString(c, "Host: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, _ := io.ReadAll(c); len(b) != 0 {
+		t.Fatalf("after the drain, the request was answered %q", b)
+	}
+	select {
+	case <-served:
+		t.Fatal("the request was served after the drain ended")
+	default:
+	}
+}

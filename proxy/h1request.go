@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -62,7 +63,9 @@ func (hc *h1conn) readRequest() error {
 		return badRequest("malformed request line")
 	}
 	r := hc.req
-	clear(r.Header)
+	clear(hc.reqHdr)
+	*r = hc.reqTmpl
+	r.Header = hc.reqHdr
 	switch proto := line[sp2+1:]; string(proto) {
 	case "HTTP/1.1":
 		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
@@ -143,17 +146,19 @@ func (hc *h1conn) readRequest() error {
 		r.ContentLength = length
 		hc.body.left = length
 	}
-	if expect != "" {
-		if r.ProtoMinor == 0 || !strings.EqualFold(expect, "100-continue") {
-			return errExpectation
-		}
+	switch {
+	case expect == "" || r.ProtoMinor == 0: // HTTP/1.0 knows no Expect: ignored, as Go does
+	case httpguts.HeaderValuesContainsToken(hdr["Expect"], "100-continue"):
 		hc.body.expect = r.ContentLength != 0
+	default:
+		return errExpectation
 	}
 	r.Close = r.ProtoMinor == 0 || httpguts.HeaderValuesContainsToken(hdr["Connection"], "close")
-	if r.ContentLength == 0 {
-		r.Body = http.NoBody
-	} else {
+	hc.hasBody = r.ContentLength != 0
+	if hc.hasBody {
 		r.Body = &hc.body
+	} else {
+		r.Body = http.NoBody
 	}
 	return nil
 }
@@ -188,22 +193,8 @@ func (hc *h1conn) peekRequestHead() (head []byte, discard int, err error) {
 
 // copyRequestHead reads a head larger than the read buffer line by line.
 func (hc *h1conn) copyRequestHead(limit int) (head []byte, discard int, err error) {
-	var buf []byte
-	for {
-		line, err := hc.br.ReadSlice('\n')
-		buf = append(buf, line...)
-		switch {
-		case len(buf) > limit:
-			return nil, 0, errHeadFields
-		case err == bufio.ErrBufferFull:
-			continue
-		case err != nil:
-			return nil, 0, err
-		}
-		if headEnd(buf) > 0 {
-			return buf, 0, nil
-		}
-	}
+	head, err = readLines(hc.br, nil, limit, errHeadFields)
+	return head, 0, err
 }
 
 // parseTarget sets hc.req.URL from the request target. The usual target,
@@ -256,10 +247,14 @@ type bodyReader struct {
 	expect  bool // say 100 Continue before reading
 	timed   bool // read set the connection's read deadline
 	eof     bool
+	done    atomic.Bool // eof, for the response head on another goroutine
 	err     error
 }
 
-func (b *bodyReader) reset(hc *h1conn) { *b = bodyReader{hc: hc} }
+func (b *bodyReader) reset(hc *h1conn) {
+	b.hc, b.left, b.chunked, b.expect, b.timed, b.eof, b.err = hc, 0, false, false, false, false, nil
+	b.done.Store(false)
+}
 
 // Read implements io.Reader.
 func (b *bodyReader) Read(p []byte) (int, error) {
@@ -275,6 +270,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.err = err
 		if err == io.EOF {
 			b.eof = true
+			b.done.Store(true)
 			b.hc.watch()
 		}
 	}
@@ -288,6 +284,10 @@ func (b *bodyReader) read(p []byte) (int, error) {
 		// longer than it may sit idle between requests.
 		b.hc.c.SetReadDeadline(time.Now().Add(b.hc.s.idleTimeout()))
 		b.timed = true
+		if b.hc.handlerDeadline.Load() {
+			// The handler set its own meanwhile: put it back.
+			b.hc.c.SetReadDeadline(time.Unix(0, b.hc.handlerDeadlineAt.Load()))
+		}
 	}
 	n, err := b.readFramed(br, p)
 	if b.timed && errors.Is(err, os.ErrDeadlineExceeded) && !b.hc.handlerDeadline.Load() {
@@ -347,21 +347,16 @@ func (b *bodyReader) readFramed(br *bufio.Reader, p []byte) (int, error) {
 // reports io.EOF: the body is done.
 func (b *bodyReader) trailers() error {
 	br := b.hc.br
-	var buf []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return io.ErrUnexpectedEOF
-		}
-		if buf = append(buf, line...); len(buf) > b.hc.s.maxHeaderBytes() {
-			return errors.New("request trailers too large")
-		}
-		if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
-			break
-		}
-	}
-	if len(buf) <= 2 {
+	if end, err := br.Peek(2); err == nil && end[0] == '\r' && end[1] == '\n' {
+		br.Discard(2)
 		return io.EOF // no trailers: the usual case
+	}
+	buf, err := readLines(br, nil, b.hc.s.maxHeaderBytes(), errors.New("request trailers too large"))
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
 	}
 	tr := http.Header{}
 	if _, err := scanFields(buf, 0, tr, func(string, string) (bool, error) { return true, nil }); err != nil {

@@ -65,6 +65,7 @@ func (w *response) WriteHeader(code int) {
 				return
 			}
 			w.wroteContinue = true
+			w.hc.body.expect = false // the body reader must not say it again
 		}
 		w.writeStatus(code)
 		w.writeFields()
@@ -85,7 +86,11 @@ func (w *response) WriteHeader(code int) {
 			delete(w.hdr, "Content-Length")
 		}
 	}
-	w.closeAfter = w.closeAfter || r.Close || httpguts.HeaderValuesContainsToken(w.hdr["Connection"], "close") ||
+	// A body not read to its end when the answer begins (an upstream that
+	// refused an upload early) may never be: say the connection ends, as
+	// net/http does, rather than close it unannounced after.
+	unread := w.hc.hasBody && !w.hc.body.done.Load()
+	w.closeAfter = w.closeAfter || r.Close || unread || httpguts.HeaderValuesContainsToken(w.hdr["Connection"], "close") ||
 		w.hc.s.shuttingDown()
 	if !w.noBody && w.length < 0 {
 		if r.ProtoMinor == 0 {
@@ -232,6 +237,11 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // SetReadDeadline sets the client connection's read deadline. The body's
 // own deadline between two reads no longer applies to this request.
 func (w *response) SetReadDeadline(t time.Time) error {
+	var at int64
+	if !t.IsZero() {
+		at = t.UnixNano()
+	}
+	w.hc.handlerDeadlineAt.Store(at)
 	w.hc.handlerDeadline.Store(true)
 	return w.hc.c.SetReadDeadline(t)
 }

@@ -75,22 +75,10 @@ func peekHead(br *bufio.Reader) (head []byte, discard int, err error) {
 
 // copyHead reads a head larger than the read buffer line by line.
 func copyHead(br *bufio.Reader) (head []byte, discard int, err error) {
-	var buf []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		buf = append(buf, line...)
-		switch {
-		case len(buf) > maxResponseHead:
-			return nil, -1, errHeadTooLarge
-		case err == bufio.ErrBufferFull:
-			continue
-		case err != nil:
-			return nil, -1, err
-		}
-		if headEnd(buf) > 0 {
-			return buf, 0, nil
-		}
+	if head, err = readLines(br, nil, maxResponseHead, errHeadTooLarge); err != nil {
+		return nil, -1, err
 	}
+	return head, 0, nil
 }
 
 // headEnd returns the length of the head at the start of b, through its

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
 	"syscall"
@@ -108,6 +109,9 @@ func (uc *upConn) alive() bool {
 	if uc.rc == nil {
 		return true
 	}
+	if tc, ok := uc.c.(*tls.Conn); ok && !tlsIdle(tc) {
+		return false
+	}
 	uc.peekDead = false
 	if err := uc.rc.Read(uc.peekFn); err != nil {
 		return false
@@ -121,6 +125,20 @@ func (uc *upConn) peek(fd uintptr) bool {
 	_, err := peekSocket(fd, &uc.peekBuf)
 	uc.peekDead = err != syscall.EAGAIN
 	return true
+}
+
+// tlsIdle reports whether nothing waits inside the TLS connection: no
+// decrypted byte that a response left behind (the socket peek cannot see
+// those). A read with a deadline already past returns one at once if there
+// is one, else a timeout, which crypto/tls does not hold against the
+// connection.
+func tlsIdle(tc *tls.Conn) bool {
+	tc.SetReadDeadline(aLongTimeAgo)
+	var b [1]byte
+	n, err := tc.Read(b[:])
+	tc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return n == 0 && errors.As(err, &ne) && ne.Timeout()
 }
 
 // A pool keeps idle upstream connections, most recently used on top, and
@@ -244,7 +262,8 @@ func (u *Upstream) dialConn(ctx context.Context) (net.Conn, error) {
 	if err != nil || u.url.Scheme != "https" {
 		return c, err
 	}
-	tc := tls.Client(c, &tls.Config{ServerName: u.url.Hostname(), NextProtos: []string{"http/1.1"}})
+	cfg := &tls.Config{ServerName: u.url.Hostname(), NextProtos: []string{"http/1.1"}, RootCAs: u.rootCAs}
+	tc := tls.Client(c, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
 		return nil, err

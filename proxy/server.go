@@ -308,6 +308,8 @@ func (s *Server) Finish(ctx context.Context) error {
 		err = zerr
 	}
 	s.h1wg.Wait() // every connection is closed: its goroutine is ending
+	// Exchanges that ended after Cut may have pooled their connections.
+	s.Handler.Upstream.CloseIdle()
 	return err
 }
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,9 @@ type Upstream struct {
 
 	// dialHook, when set by a test, wraps each new connection.
 	dialHook func(net.Conn) net.Conn
+	// rootCAs, when set by a test, replaces the system's roots for an
+	// https upstream.
+	rootCAs *x509.CertPool
 
 	readyOnce sync.Once
 	readyCh   chan struct{}
