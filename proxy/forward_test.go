@@ -29,6 +29,20 @@ import (
 // it; the test waits for every serve to return.
 func rawUpstream(t testing.TB, serve func(c net.Conn, br *bufio.Reader)) *Upstream {
 	t.Helper()
+	addr := rawServer(t, func(c net.Conn) { serve(c, bufio.NewReader(c)) })
+	u, err := NewUpstream("http://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.MarkReady()
+	return u
+}
+
+// rawServer accepts connections on a loopback port and runs serve for
+// each, which owns it for up to 10 s; the test waits for every serve to
+// return. It returns the address.
+func rawServer(t testing.TB, serve func(c net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -43,17 +57,12 @@ func rawUpstream(t testing.TB, serve func(c net.Conn, br *bufio.Reader)) *Upstre
 			wg.Go(func() {
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(10 * time.Second))
-				serve(c, bufio.NewReader(c))
+				serve(c)
 			})
 		}
 	})
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	u, err := NewUpstream("http://" + ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.MarkReady()
-	return u
+	return ln.Addr().String()
 }
 
 // countDials counts the connections u opens from now on.
@@ -638,42 +647,26 @@ func TestForwardClientGoneMidBody(t *testing.T) {
 // layer holds the second one, where no socket peek can see it.
 func TestForwardTLSStray(t *testing.T) {
 	cert, pool := selfSignedCert(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() }) // after the proxy's cleanup
-	wg.Go(func() {
+	addr := rawServer(t, func(c net.Conn) {
+		bc := &batchConn{Conn: c}
+		tc := tls.Server(bc, &tls.Config{Certificates: []tls.Certificate{cert}})
+		br := bufio.NewReader(tc)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				bc := &batchConn{Conn: c}
-				tc := tls.Server(bc, &tls.Config{Certificates: []tls.Certificate{cert}})
-				br := bufio.NewReader(tc)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if req.Method != http.MethodHead {
-						io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-						continue
-					}
-					bc.batch = true
-					io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
-					io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nstray!")
-					bc.flush()
-				}
-			})
+			if req.Method != http.MethodHead {
+				io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				continue
+			}
+			bc.batch = true
+			io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+			io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nstray!")
+			bc.flush()
 		}
 	})
-	u, err := NewUpstream("https://" + ln.Addr().String())
+	u, err := NewUpstream("https://" + addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -731,4 +724,11 @@ func selfSignedCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// count reports how many connections are idle.
+func (p *pool) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
 }

@@ -323,9 +323,6 @@ func (hc *h1conn) watchSoon() {
 	hc.watchMu.Unlock()
 }
 
-// watch is called at the end of the request body.
-func (hc *h1conn) watch() { hc.watchSoon() }
-
 // watchClient waits, on the timer's goroutine, for the client to send
 // something or go away, and cancels the connection's context when it goes:
 // the hop then abandons the upstream request. unwatch ends the wait.

@@ -271,7 +271,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		if err == io.EOF {
 			b.eof = true
 			b.done.Store(true)
-			b.hc.watch()
+			b.hc.watchSoon() // the body is read: the connection is free to watch
 		}
 	}
 	return n, err

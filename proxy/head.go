@@ -30,7 +30,6 @@ type resHead struct {
 	length  int64 // from Content-Length; -1 when absent
 	chunked bool
 	close   bool // the upstream ends the connection after this response
-	trailer bool // a Trailer field announces trailers
 	upgrade string
 }
 
@@ -141,8 +140,6 @@ func parseHead(head []byte, dst http.Header) (h resHead, err error) {
 			return false, nil
 		case "Keep-Alive", "Proxy-Connection", "Te", "Proxy-Authenticate":
 			return false, nil
-		case "Trailer":
-			h.trailer = true
 		}
 		return true, nil
 	})

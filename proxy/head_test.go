@@ -57,7 +57,7 @@ func TestReadHead(t *testing.T) {
 			header: http.Header{"X-Folded": {"a b c"}}},
 		{name: "trailer announced",
 			raw:    "HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n",
-			want:   resHead{code: 200, minor: 1, length: -1, chunked: true, trailer: true},
+			want:   resHead{code: 200, minor: 1, length: -1, chunked: true},
 			header: http.Header{"Trailer": {"X-Sum"}}},
 		{name: "interim", raw: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n",
 			want: resHead{code: 103, minor: 1, length: -1}, header: http.Header{"Link": {"</a.css>"}}},

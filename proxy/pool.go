@@ -231,13 +231,6 @@ func (p *pool) closeIdle() {
 	}
 }
 
-// count reports how many connections are idle.
-func (p *pool) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.idle)
-}
-
 // conn returns a connection for an exchange: an idle one unless fresh is
 // set, else a new one.
 func (u *Upstream) conn(ctx context.Context, fresh bool) (*upConn, error) {
