@@ -150,8 +150,8 @@ func (b *bench) drainGap(ctx context.Context, n int) ([]float64, error) {
 			return nil, err
 		}
 		got := make(chan error, 1)
-		go func() {
-			res, err := http.Get("http://" + s.addr + "/slow?ms=20")
+		go func() { // ends within the client's timeout; got is read below
+			res, err := slowClient.Get("http://" + s.addr + "/slow?ms=20")
 			if err == nil {
 				b, _ := io.ReadAll(res.Body)
 				res.Body.Close()
@@ -181,6 +181,10 @@ func (b *bench) drainGap(ctx context.Context, n int) ([]float64, error) {
 	}
 	return gaps, nil
 }
+
+// slowClient sends drainGap's request; its timeout bounds the wait for
+// the answer.
+var slowClient = &http.Client{Timeout: 10 * time.Second}
 
 // exitTime measures, over n runs, the time from SIGTERM to lameduck's exit
 // with nothing in flight and an app that exits at once.

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -256,5 +255,3 @@ unset multiplot
 	}
 	return nil
 }
-
-func numCPU() int { return runtime.NumCPU() }

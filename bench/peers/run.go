@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -330,7 +331,7 @@ func versions() string {
 		}
 	}
 	return strings.Join([]string{
-		fmt.Sprintf("%d CPUs (%s)", numCPU(), cpu),
+		fmt.Sprintf("%d CPUs (%s)", runtime.NumCPU(), cpu),
 		first("uname", "-sr"),
 		first("go", "version"),
 		strings.TrimPrefix(first("nginx", "-v"), "nginx version: "),

@@ -22,19 +22,20 @@ type system struct {
 // its own ports, configured the way a user would put it in front of an
 // app: keep-alive to the upstream, forwarding headers, no access log.
 func (b *bench) systems() ([]*system, error) {
-	port := func() string {
+	var ports [7]string
+	for i := range ports {
 		n, err := freePort()
 		if err != nil {
-			panic(err) // no loopback port at all: nothing can run
+			return nil, err
 		}
-		return fmt.Sprintf("127.0.0.1:%d", n)
+		ports[i] = fmt.Sprintf("127.0.0.1:%d", n)
 	}
 	all := []*system{
 		{name: "direct", h1: b.upstream},
-		{name: "lameduck", h1: port(), h2: port(), run: runLameduck},
-		{name: "nginx", h1: port(), h2: port(), run: runNginx},
-		{name: "haproxy", h1: port(), run: runHAProxy},
-		{name: "caddy", h1: port(), h2: port(), run: runCaddy},
+		{name: "lameduck", h1: ports[0], h2: ports[1], run: runLameduck},
+		{name: "nginx", h1: ports[2], h2: ports[3], run: runNginx},
+		{name: "haproxy", h1: ports[4], run: runHAProxy},
+		{name: "caddy", h1: ports[5], h2: ports[6], run: runCaddy},
 	}
 	var out []*system
 	for _, s := range all {
