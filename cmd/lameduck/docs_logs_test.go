@@ -75,10 +75,7 @@ var logScenarios = map[string]func(t *testing.T) *instance{
 		in := startText(t, nil, "--", "node", "server.js")
 		waitText(t, in, `msg="upstream ready"`)
 		ctx := testContext(t)
-		ws, _, err := websocket.Dial(ctx, "ws://"+in.addr+"/ws", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ws := dialWS(t, ctx, in)
 		defer ws.CloseNow()
 		// One message there and back: the connection is a WebSocket at
 		// lameduck, no longer a request being upgraded.
@@ -92,7 +89,7 @@ var logScenarios = map[string]func(t *testing.T) *instance{
 		// The client answers the close frame only when it reads: not
 		// before the line the docs show it open on.
 		waitText(t, in, `msg="listeners closed"`)
-		_, _, err = ws.Read(ctx) // answers the close frame
+		_, _, err := ws.Read(ctx) // answers the close frame
 		if websocket.CloseStatus(err) != websocket.StatusGoingAway {
 			t.Errorf("WebSocket read at drain: %v, want close 1001", err)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -154,10 +155,7 @@ func TestWebSocketGoingAway(t *testing.T) {
 	t.Parallel()
 	in := start(t, nil, "--", "node", testApp).ready()
 	ctx := testContext(t)
-	ws, _, err := websocket.Dial(ctx, "ws://"+in.addr+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := dialWS(t, ctx, in)
 	defer ws.CloseNow()
 	if err := ws.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
 		t.Fatal(err)
@@ -166,7 +164,7 @@ func TestWebSocketGoingAway(t *testing.T) {
 		t.Fatalf("echo = %q %v", msg, err)
 	}
 	in.signal(syscall.SIGTERM)
-	_, _, err = ws.Read(ctx)
+	_, _, err := ws.Read(ctx)
 	if got := websocket.CloseStatus(err); got != websocket.StatusGoingAway {
 		t.Fatalf("WebSocket after SIGTERM: %v, want close 1001", err)
 	}
@@ -187,10 +185,7 @@ func TestDrainReportUpgrades(t *testing.T) {
 	t.Parallel()
 	in := start(t, nil, "--drain-timeout", "500ms", "--", "node", testApp).ready()
 	ctx := testContext(t)
-	ws, _, err := websocket.Dial(ctx, "ws://"+in.addr+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := dialWS(t, ctx, in)
 	defer ws.CloseNow()
 	if err := ws.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
 		t.Fatal(err)
@@ -225,14 +220,11 @@ func TestWebSocketCloseCode(t *testing.T) {
 	t.Parallel()
 	in := start(t, nil, "--ws-close-code", "1012", "--", "node", testApp).ready()
 	ctx := testContext(t)
-	ws, _, err := websocket.Dial(ctx, "ws://"+in.addr+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := dialWS(t, ctx, in)
 	defer ws.CloseNow()
 	in.waitApp("ws-open", 1)
 	in.signal(syscall.SIGTERM)
-	_, _, err = ws.Read(ctx)
+	_, _, err := ws.Read(ctx)
 	if got := websocket.CloseStatus(err); got != websocket.StatusServiceRestart {
 		t.Fatalf("WebSocket after SIGTERM: %v, want close 1012", err)
 	}
@@ -447,4 +439,14 @@ func TestSIGTERMToExitIdle(t *testing.T) {
 		t.Fatalf("exit status = %d, want 0", code)
 	}
 	t.Logf("SIGTERM to exit, nothing in flight, Node app: %v", time.Since(sent).Round(time.Millisecond))
+}
+
+// dialWS opens a WebSocket to the test app's /ws through lameduck.
+func dialWS(t *testing.T, ctx context.Context, in *instance) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.Dial(ctx, "ws://"+in.addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
 }

@@ -49,10 +49,7 @@ func TestExpressWebSocket(t *testing.T) {
 	requireTool(t, err == nil, "examples/express/node_modules (npm ci --prefix examples/express)")
 	in := start(t, nil, "--", "node", filepath.Join(dir, "server.js")).ready()
 	ctx := testContext(t)
-	ws, _, err := websocket.Dial(ctx, "ws://"+in.addr+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := dialWS(t, ctx, in)
 	defer ws.CloseNow()
 	if err := ws.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
 		t.Fatal(err)
