@@ -232,7 +232,7 @@ var options = []*option{
 	{
 		key: "server.idle_timeout", flag: "idle-timeout", env: true, yaml: true, kind: kindDuration, meta: "DURATION",
 		def:   "120s",
-		usage: "how long an idle client keep-alive connection stays open",
+		usage: "how long an idle client keep-alive connection stays open, and the longest pause within an HTTP/1.1 request body (then 408)",
 		field: func(c *Config) any { return &c.IdleTimeout },
 	},
 	{
